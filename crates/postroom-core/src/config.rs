@@ -1,0 +1,376 @@
+//! The typed configuration model: the node's config file ([`ConfigFile`]) and
+//! the replicated part of it ([`FarmConfig`]: farm settings, drop folder,
+//! libraries), with defaults that suit one node on a laptop and validation
+//! whose messages name the field and the offending value.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::{alias_problem, domain_problem};
+use crate::units::HumanDuration;
+use crate::CoreError;
+
+/// Everything a node's TOML file may hold. Unknown keys are errors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Where the node keeps its Raft log, state, libraries (by default) and quarantine.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub cluster: ClusterSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+    #[serde(default)]
+    pub farm: FarmSettings,
+    #[serde(default)]
+    pub drop_folder: DropFolderSettings,
+    #[serde(default, rename = "library")]
+    pub libraries: Vec<LibrarySettings>,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("postroom-data")
+}
+
+impl Default for ConfigFile {
+    fn default() -> Self {
+        ConfigFile {
+            data_dir: default_data_dir(),
+            cluster: ClusterSettings::default(),
+            log: LogSettings::default(),
+            farm: FarmSettings::default(),
+            drop_folder: DropFolderSettings::default(),
+            libraries: Vec::new(),
+        }
+    }
+}
+
+impl ConfigFile {
+    /// The configuration a node runs on when no file is given: data in
+    /// `./postroom-data`, drop folder `./postroom-data/drop`, incoming domain
+    /// `localhost`, one document library with alias `documents`.
+    pub fn embedded_defaults() -> Self {
+        ConfigFile {
+            libraries: vec![LibrarySettings::document_library("Documents", "documents")],
+            ..ConfigFile::default()
+        }
+    }
+
+    /// The part of this file that is replicated to the whole farm.
+    pub fn farm_config(&self) -> FarmConfig {
+        FarmConfig {
+            farm: self.farm.clone(),
+            drop_folder: self.drop_folder.clone(),
+            libraries: self.libraries.clone(),
+        }
+    }
+
+    /// Check every rule; the error lists each problem with its field and value.
+    pub fn validate(&self) -> Result<(), CoreError> {
+        let mut problems = Vec::new();
+        if self.data_dir.as_os_str().is_empty() {
+            problems.push("data_dir: must not be empty".to_string());
+        }
+        if self.cluster.node_id == 0 {
+            problems.push("cluster.node_id: 0 is not allowed (use 1 or more)".to_string());
+        }
+        if self.cluster.lease_ttl.as_millis() < 1_000 {
+            let ttl = self.cluster.lease_ttl;
+            problems.push(format!("cluster.lease_ttl: \"{ttl}\" is shorter than 1s"));
+        }
+        if self.cluster.snapshot_every == 0 {
+            problems.push("cluster.snapshot_every: 0 is not allowed".to_string());
+        }
+        problems.extend(self.farm_config().problems());
+        finish(problems)
+    }
+}
+
+/// This node's place in the farm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSettings {
+    /// Unique id of this node in the farm (1 or more).
+    pub node_id: u64,
+    /// Address of the node's gRPC endpoint (Raft between nodes, health).
+    pub listen: String,
+    /// How long a claim on a message lasts before another node may take it.
+    pub lease_ttl: HumanDuration,
+    /// Take a snapshot (and compact the log) every this many log entries.
+    pub snapshot_every: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            node_id: 1,
+            listen: "127.0.0.1:7700".to_string(),
+            lease_ttl: HumanDuration::from_secs(30),
+            snapshot_every: 10_000,
+        }
+    }
+}
+
+/// Logging of this node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// A tracing filter such as `info` or `postroom=debug,info`.
+    pub level: String,
+    /// `text` for people, `json` for log pipelines.
+    pub format: LogFormat,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings { level: "info".to_string(), format: LogFormat::Text }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The replicated configuration: identical on every node at the same applied index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FarmConfig {
+    pub farm: FarmSettings,
+    pub drop_folder: DropFolderSettings,
+    pub libraries: Vec<LibrarySettings>,
+}
+
+impl FarmConfig {
+    /// Check every rule of the replicated configuration.
+    pub fn validate(&self) -> Result<(), CoreError> {
+        finish(self.problems())
+    }
+
+    /// The enabled-or-not library that owns `alias` (case-insensitive).
+    pub fn library_by_alias(&self, alias: &str) -> Option<&LibrarySettings> {
+        self.libraries.iter().find(|l| l.alias.eq_ignore_ascii_case(alias))
+    }
+
+    /// True if `domain` is one of the farm's incoming domains (case-insensitive).
+    pub fn accepts_domain(&self, domain: &str) -> bool {
+        self.farm.incoming_domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let farm = &self.farm;
+        if farm.incoming_domains.is_empty() {
+            problems.push("farm.incoming_domains: at least one domain is required".to_string());
+        }
+        let mut seen_domains = HashMap::new();
+        for d in &farm.incoming_domains {
+            if let Some(why) = domain_problem(d) {
+                problems.push(format!("farm.incoming_domains: {d:?} {why}"));
+            }
+            if seen_domains.insert(d.to_ascii_lowercase(), ()).is_some() {
+                problems.push(format!("farm.incoming_domains: {d:?} is listed twice"));
+            }
+        }
+        if let Some(display) = &farm.display_address {
+            if !self.accepts_domain(display) {
+                problems.push(format!(
+                    "farm.display_address: {display:?} is not one of farm.incoming_domains"
+                ));
+            }
+        }
+        if farm.ledger_retention.as_millis() < 60_000 {
+            let r = farm.ledger_retention;
+            problems.push(format!("farm.ledger_retention: \"{r}\" is shorter than 1m"));
+        }
+        let drop = &self.drop_folder;
+        if drop.poll_interval.as_millis() < 50 {
+            let p = drop.poll_interval;
+            problems.push(format!("drop_folder.poll_interval: \"{p}\" is shorter than 50ms"));
+        }
+        if drop.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            problems.push("drop_folder.path: must not be empty".to_string());
+        }
+        problems.extend(library_problems(&self.libraries));
+        problems
+    }
+}
+
+fn library_problems(libraries: &[LibrarySettings]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut aliases: HashMap<String, &str> = HashMap::new();
+    let mut names: HashMap<&str, ()> = HashMap::new();
+    let mut paths: HashMap<&Path, &str> = HashMap::new();
+    for lib in libraries {
+        let name = &lib.name;
+        if name.trim().is_empty() {
+            problems.push(format!("library with alias {:?}: name must not be empty", lib.alias));
+        } else if names.insert(name.as_str(), ()).is_some() {
+            problems.push(format!("library {name:?}: the name is used by another library"));
+        }
+        if let Some(why) = alias_problem(&lib.alias) {
+            problems.push(format!("library {name:?}: alias {:?} {why}", lib.alias));
+        }
+        if let Some(other) = aliases.insert(lib.alias.to_ascii_lowercase(), name) {
+            problems.push(format!(
+                "library {name:?}: alias {:?} is already used by library {other:?}",
+                lib.alias
+            ));
+        }
+        if let Some(path) = &lib.path {
+            if path.as_os_str().is_empty() {
+                problems.push(format!("library {name:?}: path must not be empty"));
+            } else if let Some(other) = paths.insert(path.as_path(), name) {
+                problems.push(format!(
+                    "library {name:?}: path {path:?} is already used by library {other:?}"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+fn finish(problems: Vec<String>) -> Result<(), CoreError> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(CoreError::InvalidConfig { problems })
+    }
+}
+
+/// Farm-wide incoming e-mail settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FarmSettings {
+    /// The SMTP domains the farm accepts (the first is the default display address).
+    pub incoming_domains: Vec<String>,
+    /// The domain shown in library addresses (`alias@display_address`); one of incoming_domains.
+    pub display_address: Option<String>,
+    /// How long the ledger remembers a finished message key.
+    pub ledger_retention: HumanDuration,
+}
+
+impl Default for FarmSettings {
+    fn default() -> Self {
+        FarmSettings {
+            incoming_domains: vec!["localhost".to_string()],
+            display_address: None,
+            ledger_retention: HumanDuration::from_secs(7 * 86_400),
+        }
+    }
+}
+
+/// The drop folder where an upstream MTA writes `.eml` files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DropFolderSettings {
+    /// The folder; `<data_dir>/drop` when unset.
+    pub path: Option<PathBuf>,
+    /// Full rescan period; network shares send no change events, so this is their latency.
+    pub poll_interval: HumanDuration,
+    /// A file must be unchanged this long before it is picked up.
+    pub stable_after: HumanDuration,
+}
+
+impl Default for DropFolderSettings {
+    fn default() -> Self {
+        DropFolderSettings {
+            path: None,
+            poll_interval: HumanDuration::from_secs(2),
+            stable_after: HumanDuration::from_millis(500),
+        }
+    }
+}
+
+impl DropFolderSettings {
+    /// The folder this node watches, given its data dir.
+    pub fn resolved_path(&self, data_dir: &Path) -> PathBuf {
+        self.path.clone().unwrap_or_else(|| data_dir.join("drop"))
+    }
+}
+
+/// An email-enabled library and its incoming e-mail settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LibrarySettings {
+    /// Display name, e.g. `Shared Documents`.
+    pub name: String,
+    /// Local part of the library's address; unique in the farm, at most 128 characters.
+    pub alias: String,
+    #[serde(default)]
+    pub kind: LibraryKind,
+    /// A disabled library's mail is quarantined.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub attachment_folders: AttachmentFolders,
+    /// Replace a file of the same name instead of adding ` (1)`.
+    #[serde(default)]
+    pub overwrite_existing: bool,
+    /// Also save the whole message as an `.eml` file.
+    #[serde(default)]
+    pub save_original: bool,
+    /// Folder of the library; `<data_dir>/libraries/<alias>` when unset; relative to data_dir.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+impl LibrarySettings {
+    /// A document library with SharePoint's default settings.
+    pub fn document_library(name: &str, alias: &str) -> Self {
+        LibrarySettings {
+            name: name.to_string(),
+            alias: alias.to_string(),
+            kind: LibraryKind::DocumentLibrary,
+            enabled: true,
+            attachment_folders: AttachmentFolders::Root,
+            overwrite_existing: false,
+            save_original: false,
+            path: None,
+        }
+    }
+
+    /// The library's folder on this node, given its data dir.
+    pub fn resolved_path(&self, data_dir: &Path) -> PathBuf {
+        match &self.path {
+            Some(p) => data_dir.join(p),
+            None => data_dir.join("libraries").join(&self.alias),
+        }
+    }
+}
+
+/// What kind of list a library is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LibraryKind {
+    #[default]
+    DocumentLibrary,
+}
+
+/// Where a document library puts a message's attachments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentFolders {
+    /// All in the library's root folder.
+    #[default]
+    Root,
+    /// One folder per e-mail subject.
+    Subject,
+    /// One folder per sender.
+    Sender,
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

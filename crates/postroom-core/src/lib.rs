@@ -1,0 +1,22 @@
+//! postroom-core: the pure heart of postroom.
+//!
+//! Domain types (message keys, timestamps, node ids), the farm configuration
+//! model and its validation, recipient → library routing, and the
+//! claim / lease / ledger state machine that the Raft log replicates.
+//! Nothing here touches tokio, files, sockets or clocks: time comes in as a
+//! [`Timestamp`] inside each command.
+
+pub mod address;
+pub mod config;
+mod error;
+pub mod key;
+pub mod route;
+pub mod state;
+pub mod units;
+
+pub use error::CoreError;
+pub use key::MessageKey;
+pub use state::{
+    ClaimResult, Command, FarmState, FencingToken, FinishResult, Finished, NodeId, Outcome,
+    Proposal, Response, Timestamp,
+};

@@ -1,0 +1,362 @@
+//! The farm's replicated state machine: versioned farm configuration, claims
+//! (leases with fencing tokens) and the ledger of finished message keys.
+//!
+//! Pure and deterministic (invariant 5): applying a [`Proposal`] depends only
+//! on the proposal and the prior state. Time enters through `Proposal::now`,
+//! stamped by the leader; the state keeps it monotonic so a new leader with a
+//! slower clock cannot move time backwards.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::config::FarmConfig;
+use crate::MessageKey;
+
+/// Identity of a node in the farm.
+pub type NodeId = u64;
+
+/// Milliseconds since the Unix epoch, as stamped by the proposing leader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct Timestamp(pub u64);
+
+impl Timestamp {
+    /// This timestamp plus `ms` milliseconds (saturating).
+    pub fn plus_millis(self, ms: u64) -> Timestamp {
+        Timestamp(self.0.saturating_add(ms))
+    }
+}
+
+/// A claim's fencing token: strictly increasing across the farm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct FencingToken(pub u64);
+
+/// One log entry: a command and the leader's time when it was proposed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub now: Timestamp,
+    pub command: Command,
+}
+
+/// What a log entry asks of the state machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Replace the farm configuration (a new version if it differs).
+    SetConfig { config: FarmConfig, by: String },
+    /// Claim message keys for `node` for `ttl_ms`; one result per key, in order.
+    Claim { keys: Vec<MessageKey>, node: NodeId, ttl_ms: u64 },
+    /// Extend leases held by `node` with these tokens.
+    Renew { leases: Vec<(MessageKey, FencingToken)>, node: NodeId, ttl_ms: u64 },
+    /// Record outcomes in the ledger; each needs the current token of its key.
+    Finish { items: Vec<Finished> },
+}
+
+/// The outcome of one claimed message, reported with the claim's token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finished {
+    pub key: MessageKey,
+    pub token: FencingToken,
+    pub outcome: Outcome,
+}
+
+/// How a message ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Filed into these libraries (aliases).
+    Delivered { libraries: Vec<String> },
+    /// Moved to quarantine with this reason.
+    Quarantined { reason: String },
+    /// Refused (e.g. at the SMTP door) with this reason.
+    Rejected { reason: String },
+}
+
+/// The state machine's answer to one proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    ConfigSet { version: u64, changed: bool },
+    ConfigRefused { problems: Vec<String> },
+    Claims(Vec<ClaimResult>),
+    Renewals(Vec<bool>),
+    Finishes(Vec<FinishResult>),
+}
+
+/// Result of claiming one key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClaimResult {
+    /// The caller holds the key until `until` and must finish with `token`.
+    Granted { token: FencingToken, until: Timestamp },
+    /// Another node holds a live lease.
+    Held { by: NodeId, until: Timestamp },
+    /// The ledger already has this key: a duplicate.
+    Finished { outcome: Outcome },
+}
+
+/// Result of finishing one key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FinishResult {
+    Recorded,
+    /// The token is not the key's current one (the lease was lost to a newer claim).
+    Stale { current: Option<FencingToken> },
+    /// Someone already finished this key.
+    AlreadyFinished,
+}
+
+/// A live or lapsed claim on a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub node: NodeId,
+    pub token: FencingToken,
+    pub expires: Timestamp,
+}
+
+/// A finished key in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub outcome: Outcome,
+    pub finished_at: Timestamp,
+    pub node: NodeId,
+}
+
+/// One version of the farm configuration, for audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigChange {
+    pub version: u64,
+    pub at: Timestamp,
+    pub by: String,
+}
+
+/// How many config versions the audit history keeps.
+const HISTORY_LIMIT: usize = 1_000;
+/// Retention used before any configuration has been set.
+const DEFAULT_RETENTION_MS: u64 = 7 * 86_400_000;
+
+/// The replicated state. Serialize it for snapshots; the time indexes are rebuilt on load.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FarmState {
+    now: Timestamp,
+    next_token: u64,
+    config: Option<FarmConfig>,
+    history: Vec<ConfigChange>,
+    leases: BTreeMap<MessageKey, Lease>,
+    ledger: BTreeMap<MessageKey, LedgerEntry>,
+    ledger_by_time: VecDeque<(Timestamp, MessageKey)>,
+    leases_by_expiry: BTreeSet<(Timestamp, MessageKey)>,
+}
+
+impl FarmState {
+    /// Apply one log entry.
+    pub fn apply(&mut self, proposal: &Proposal) -> Response {
+        self.now = self.now.max(proposal.now);
+        let response = match &proposal.command {
+            Command::SetConfig { config, by } => self.set_config(config, by),
+            Command::Claim { keys, node, ttl_ms } => {
+                Response::Claims(keys.iter().map(|k| self.claim(*k, *node, *ttl_ms)).collect())
+            }
+            Command::Renew { leases, node, ttl_ms } => Response::Renewals(
+                leases.iter().map(|(k, t)| self.renew(*k, *t, *node, *ttl_ms)).collect(),
+            ),
+            Command::Finish { items } => {
+                Response::Finishes(items.iter().map(|f| self.finish(f)).collect())
+            }
+        };
+        self.expire();
+        response
+    }
+
+    fn set_config(&mut self, config: &FarmConfig, by: &str) -> Response {
+        if let Err(crate::CoreError::InvalidConfig { problems }) = config.validate() {
+            return Response::ConfigRefused { problems };
+        }
+        let version = self.config_version();
+        if self.config.as_ref() == Some(config) {
+            return Response::ConfigSet { version, changed: false };
+        }
+        self.config = Some(config.clone());
+        let change = ConfigChange { version: version + 1, at: self.now, by: by.to_string() };
+        self.history.push(change);
+        if self.history.len() > HISTORY_LIMIT {
+            let excess = self.history.len() - HISTORY_LIMIT;
+            self.history.drain(..excess);
+        }
+        Response::ConfigSet { version: version + 1, changed: true }
+    }
+
+    fn claim(&mut self, key: MessageKey, node: NodeId, ttl_ms: u64) -> ClaimResult {
+        if let Some(entry) = self.ledger.get(&key) {
+            return ClaimResult::Finished { outcome: entry.outcome.clone() };
+        }
+        if let Some(lease) = self.leases.get(&key) {
+            if lease.node != node && lease.expires > self.now {
+                return ClaimResult::Held { by: lease.node, until: lease.expires };
+            }
+        }
+        self.next_token += 1;
+        let token = FencingToken(self.next_token);
+        let until = self.now.plus_millis(ttl_ms);
+        self.put_lease(key, Lease { node, token, expires: until });
+        ClaimResult::Granted { token, until }
+    }
+
+    fn renew(&mut self, key: MessageKey, token: FencingToken, node: NodeId, ttl_ms: u64) -> bool {
+        match self.leases.get(&key) {
+            Some(lease) if lease.token == token && lease.node == node => {
+                let expires = self.now.plus_millis(ttl_ms);
+                self.put_lease(key, Lease { node, token, expires });
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn finish(&mut self, item: &Finished) -> FinishResult {
+        if self.ledger.contains_key(&item.key) {
+            return FinishResult::AlreadyFinished;
+        }
+        let node = match self.leases.get(&item.key) {
+            Some(lease) if lease.token == item.token => lease.node,
+            other => return FinishResult::Stale { current: other.map(|l| l.token) },
+        };
+        self.remove_lease(&item.key);
+        let entry = LedgerEntry { outcome: item.outcome.clone(), finished_at: self.now, node };
+        self.ledger.insert(item.key, entry);
+        self.ledger_by_time.push_back((self.now, item.key));
+        FinishResult::Recorded
+    }
+
+    fn put_lease(&mut self, key: MessageKey, lease: Lease) {
+        self.remove_lease(&key);
+        self.leases_by_expiry.insert((lease.expires, key));
+        self.leases.insert(key, lease);
+    }
+
+    fn remove_lease(&mut self, key: &MessageKey) {
+        if let Some(old) = self.leases.remove(key) {
+            self.leases_by_expiry.remove(&(old.expires, *key));
+        }
+    }
+
+    /// Forget ledger entries older than the retention window, and leases that
+    /// lapsed that long ago without being finished.
+    fn expire(&mut self) {
+        let retention = self.retention_ms();
+        let horizon = Timestamp(self.now.0.saturating_sub(retention));
+        while let Some(&(at, key)) = self.ledger_by_time.front() {
+            if at >= horizon {
+                break;
+            }
+            self.ledger_by_time.pop_front();
+            self.ledger.remove(&key);
+        }
+        while let Some(&(expires, key)) = self.leases_by_expiry.first() {
+            if expires >= horizon {
+                break;
+            }
+            self.remove_lease(&key);
+        }
+    }
+
+    fn retention_ms(&self) -> u64 {
+        self.config
+            .as_ref()
+            .map_or(DEFAULT_RETENTION_MS, |c| c.farm.ledger_retention.as_millis())
+    }
+
+    /// The current farm configuration, if one was ever set.
+    pub fn config(&self) -> Option<&FarmConfig> {
+        self.config.as_ref()
+    }
+
+    /// The current config version (0 before the first).
+    pub fn config_version(&self) -> u64 {
+        self.history.last().map_or(0, |c| c.version)
+    }
+
+    /// Who changed the config and when, oldest first.
+    pub fn config_history(&self) -> &[ConfigChange] {
+        &self.history
+    }
+
+    /// The state's clock: the latest proposal time seen.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// The ledger entry of a key, if finished within the retention window.
+    pub fn ledger_entry(&self, key: &MessageKey) -> Option<&LedgerEntry> {
+        self.ledger.get(key)
+    }
+
+    /// The lease on a key, live or lapsed, if not finished.
+    pub fn lease(&self, key: &MessageKey) -> Option<&Lease> {
+        self.leases.get(key)
+    }
+
+    /// Number of keys in the ledger.
+    pub fn ledger_len(&self) -> usize {
+        self.ledger.len()
+    }
+
+    /// Number of keys claimed and not finished.
+    pub fn leases_len(&self) -> usize {
+        self.leases.len()
+    }
+}
+
+/// What a snapshot holds: the state without its derivable indexes.
+#[derive(Serialize)]
+struct StateRef<'a> {
+    now: Timestamp,
+    next_token: u64,
+    config: &'a Option<FarmConfig>,
+    history: &'a Vec<ConfigChange>,
+    leases: &'a BTreeMap<MessageKey, Lease>,
+    ledger: &'a BTreeMap<MessageKey, LedgerEntry>,
+}
+
+#[derive(Deserialize)]
+struct StateOwned {
+    now: Timestamp,
+    next_token: u64,
+    config: Option<FarmConfig>,
+    history: Vec<ConfigChange>,
+    leases: BTreeMap<MessageKey, Lease>,
+    ledger: BTreeMap<MessageKey, LedgerEntry>,
+}
+
+impl Serialize for FarmState {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        StateRef {
+            now: self.now,
+            next_token: self.next_token,
+            config: &self.config,
+            history: &self.history,
+            leases: &self.leases,
+            ledger: &self.ledger,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for FarmState {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let o = StateOwned::deserialize(d)?;
+        let mut by_time: Vec<_> = o.ledger.iter().map(|(k, e)| (e.finished_at, *k)).collect();
+        by_time.sort();
+        let leases_by_expiry = o.leases.iter().map(|(k, l)| (l.expires, *k)).collect();
+        Ok(FarmState {
+            now: o.now,
+            next_token: o.next_token,
+            config: o.config,
+            history: o.history,
+            leases: o.leases,
+            ledger: o.ledger,
+            ledger_by_time: by_time.into(),
+            leases_by_expiry,
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;
