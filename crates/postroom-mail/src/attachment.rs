@@ -1,0 +1,197 @@
+//! Attachments: which MIME parts become [`Attachment`]s, how they are named
+//! when the message gives no name, and how their bytes are decoded.
+
+use mail_parser::decoders::base64::base64_decode;
+use mail_parser::decoders::quoted_printable::quoted_printable_decode;
+use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
+
+use crate::filename::safe_file_name;
+
+/// One attachment of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// Already passed through [`safe_file_name`]; never empty.
+    pub file_name: String,
+    /// Lowercase MIME type, e.g. `application/pdf`.
+    pub content_type: String,
+    /// Decoded bytes (transfer encoding removed, charset untouched).
+    pub content: Vec<u8>,
+}
+
+/// Every part `mail-parser` reports as an attachment, in order.
+pub(crate) fn collect_attachments(message: &Message<'_>) -> Vec<Attachment> {
+    message
+        .attachments()
+        .enumerate()
+        .map(|(index, part)| to_attachment(message, part, index + 1))
+        .collect()
+}
+
+fn to_attachment(message: &Message<'_>, part: &MessagePart<'_>, number: usize) -> Attachment {
+    let content_type = content_type(part);
+    let derived = derived_name(part, &content_type, number);
+    let raw_name = part.attachment_name().unwrap_or("");
+    Attachment {
+        file_name: safe_file_name(raw_name, &derived),
+        content: content(message, part),
+        content_type,
+    }
+}
+
+/// `type/subtype`, lowercase. A part without Content-Type is `text/plain`
+/// (RFC 2045), or `message/rfc822` when mail-parser parsed it as a message; a
+/// type without subtype (`Content-Type: text`) becomes `text/plain` for
+/// `text` and `application/octet-stream` otherwise.
+fn content_type(part: &MessagePart<'_>) -> String {
+    match part.content_type() {
+        Some(ct) => match ct.subtype().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(subtype) => format!("{}/{}", ct.ctype().trim(), subtype).to_ascii_lowercase(),
+            None if ct.ctype().trim().eq_ignore_ascii_case("text") => "text/plain".to_string(),
+            None => "application/octet-stream".to_string(),
+        },
+        None if part.is_message() => "message/rfc822".to_string(),
+        None if part.is_text() => "text/plain".to_string(),
+        None => "application/octet-stream".to_string(),
+    }
+}
+
+/// Name for a part without one: `<subject or "message">.eml` for a nested
+/// message, else `attachment-N` plus an extension guessed from the type.
+fn derived_name(part: &MessagePart<'_>, content_type: &str, number: usize) -> String {
+    if let Some(nested) = part.message() {
+        let subject = nested
+            .subject()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("message");
+        return safe_file_name(&format!("{subject}.eml"), "message.eml");
+    }
+    format!("attachment-{number}.{}", extension_for(content_type))
+}
+
+/// The bytes of a part with the transfer encoding removed.
+///
+/// mail-parser converts text parts to UTF-8 (lossily for unknown charsets);
+/// for those the original bytes are decoded again from the raw message so a
+/// text attachment is stored exactly as sent.
+fn content(message: &Message<'_>, part: &MessagePart<'_>) -> Vec<u8> {
+    if matches!(part.body, PartType::Text(_) | PartType::Html(_)) {
+        if let Some(original) = original_text_bytes(message, part) {
+            return original;
+        }
+    }
+    part.contents().to_vec()
+}
+
+fn original_text_bytes(message: &Message<'_>, part: &MessagePart<'_>) -> Option<Vec<u8>> {
+    let start = usize::try_from(part.raw_body_offset()).ok()?;
+    let end = usize::try_from(part.raw_end_offset()).ok()?;
+    let raw = message.raw_message().get(start..end)?;
+    match part.encoding {
+        Encoding::None => Some(raw.to_vec()),
+        Encoding::Base64 => base64_decode(raw),
+        Encoding::QuotedPrintable => quoted_printable_decode(raw),
+    }
+}
+
+/// A file extension (without dot) for a MIME type; `bin` when unknown.
+fn extension_for(content_type: &str) -> &'static str {
+    match content_type {
+        "application/pdf" => "pdf",
+        "text/plain" => "txt",
+        "text/html" => "html",
+        "text/csv" => "csv",
+        "text/calendar" => "ics",
+        "text/xml" | "application/xml" => "xml",
+        "text/rtf" | "application/rtf" => "rtf",
+        "text/markdown" => "md",
+        "text/vcard" | "text/x-vcard" => "vcf",
+        "application/json" => "json",
+        "application/zip" | "application/x-zip-compressed" => "zip",
+        "application/gzip" | "application/x-gzip" => "gz",
+        "application/x-7z-compressed" => "7z",
+        "application/msword" => "doc",
+        "application/vnd.ms-excel" => "xls",
+        "application/vnd.ms-powerpoint" => "ppt",
+        "application/vnd.ms-outlook" => "msg",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => "docx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation" => "pptx",
+        "application/vnd.oasis.opendocument.text" => "odt",
+        "application/vnd.oasis.opendocument.spreadsheet" => "ods",
+        "application/vnd.oasis.opendocument.presentation" => "odp",
+        "image/jpeg" | "image/jpg" | "image/pjpeg" => "jpg",
+        "image/png" => "png",
+        "image/gif" => "gif",
+        "image/bmp" => "bmp",
+        "image/tiff" => "tif",
+        "image/webp" => "webp",
+        "image/svg+xml" => "svg",
+        "image/heic" => "heic",
+        "audio/mpeg" => "mp3",
+        "audio/wav" | "audio/x-wav" => "wav",
+        "video/mp4" => "mp4",
+        "message/rfc822" => "eml",
+        _ => "bin",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mail_parser::MessageParser;
+
+    fn parse(raw: &[u8]) -> Vec<Attachment> {
+        let message = MessageParser::default().parse(raw).unwrap();
+        collect_attachments(&message)
+    }
+
+    #[test]
+    fn text_attachment_keeps_original_charset_bytes() {
+        let raw = b"From: a@b.example\r\nContent-Type: multipart/mixed; boundary=\"x\"\r\n\r\n\
+--x\r\nContent-Type: text/plain\r\n\r\nbody\r\n\
+--x\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Disposition: attachment; filename=\"l.txt\"\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\r\nM=FCller\r\n--x\r\n\
+Content-Type: text/csv\r\nContent-Disposition: attachment\r\n\r\na;b\xfc\r\nc;d\r\n--x--\r\n";
+        let attachments = parse(raw);
+        assert_eq!(attachments.len(), 2);
+        assert_eq!(attachments[0].file_name, "l.txt");
+        assert_eq!(attachments[0].content_type, "text/plain");
+        assert_eq!(attachments[0].content, b"M\xfcller");
+        assert_eq!(attachments[1].file_name, "attachment-2.csv");
+        assert_eq!(attachments[1].content, b"a;b\xfc\r\nc;d");
+    }
+
+    #[test]
+    fn unnamed_parts_get_derived_names() {
+        let raw = b"From: a@b.example\r\nContent-Type: multipart/mixed; boundary=\"x\"\r\n\r\n\
+--x\r\nContent-Type: text/plain\r\n\r\nbody\r\n\
+--x\r\nContent-Type: application/x-unknown\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n\
+--x\r\nContent-Type: image/PNG\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw==\r\n\
+--x\r\nContent-Type: message/rfc822\r\n\r\nSubject: Inner / news\r\nFrom: c@d.example\r\n\r\ninner body\r\n\
+--x\r\nContent-Type: message/rfc822\r\n\r\nFrom: c@d.example\r\n\r\nno subject\r\n\
+--x--\r\n";
+        let attachments = parse(raw);
+        let names: Vec<&str> = attachments.iter().map(|a| a.file_name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "attachment-1.bin",
+                "attachment-2.png",
+                "news.eml",
+                "message.eml"
+            ]
+        );
+        assert_eq!(attachments[0].content, [0, 1, 2]);
+        assert_eq!(attachments[1].content_type, "image/png");
+        assert_eq!(attachments[2].content_type, "message/rfc822");
+        assert!(attachments[2].content.starts_with(b"Subject: Inner / news"));
+    }
+
+    #[test]
+    fn extensions() {
+        assert_eq!(extension_for("application/pdf"), "pdf");
+        assert_eq!(extension_for("application/octet-stream"), "bin");
+        assert_eq!(extension_for("whatever/else"), "bin");
+    }
+}

@@ -1,0 +1,26 @@
+//! postroom-mail: turns the bytes of a drop-folder file into an SMTP envelope,
+//! message metadata and attachments, and makes attachment names safe to store.
+//!
+//! This crate owns parsing only. It never touches the file system or the
+//! network: callers read the file and pass its bytes in.
+//!
+//! - [`parse_drop_file`] splits a drop-folder file (IIS SMTP, System.Net.Mail
+//!   pickup, Exchange drop directory, or a plain RFC 5322 message) into its
+//!   [`Envelope`] and the message bytes.
+//! - [`parse_message`] extracts metadata and attachments with `mail-parser`.
+//! - [`safe_file_name`] makes one file-name component safe for a document
+//!   library (SharePoint rules) and for any local path.
+
+mod address;
+mod attachment;
+mod envelope;
+mod error;
+mod filename;
+mod lines;
+mod message;
+
+pub use attachment::Attachment;
+pub use envelope::{parse_drop_file, DropFile, Envelope, EnvelopeSource};
+pub use error::MailError;
+pub use filename::safe_file_name;
+pub use message::{parse_message, ParsedMessage};
