@@ -1,0 +1,173 @@
+//! The Raft transport's client side: an openraft [`RaftNetworkFactory`] that
+//! reaches peers over tonic channels at `http://{node.addr}` (connected
+//! lazily), sends each request as one serde_json payload and maps transport
+//! failures to openraft's `Unreachable` / `NetworkError` / `Timeout`.
+
+use std::error::Error;
+use std::time::Duration;
+
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
+};
+use openraft::network::RPCOption;
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::{BasicNode, RPCTypes, RaftNetwork, RaftNetworkFactory};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::proto::raft_client::RaftClient;
+use crate::proto::RaftRequest;
+use crate::types::{RaftNodeId, TypeConfig};
+use crate::ClusterError;
+
+/// Largest gRPC message a node sends or accepts on the Raft transport.
+pub(crate) const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+/// How long establishing a connection to a peer may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+type RpcResult<T, E> = Result<T, RPCError<RaftNodeId, BasicNode, E>>;
+
+/// Creates a [`Connection`] per peer; owned by openraft.
+#[derive(Debug, Clone)]
+pub struct Network {
+    node_id: RaftNodeId,
+}
+
+impl Network {
+    /// The network of node `node_id`.
+    pub fn new(node_id: RaftNodeId) -> Network {
+        Network { node_id }
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = Connection;
+
+    async fn new_client(&mut self, target: RaftNodeId, node: &BasicNode) -> Connection {
+        let client = Endpoint::from_shared(format!("http://{}", node.addr))
+            .map(|endpoint| {
+                let channel = endpoint.connect_timeout(CONNECT_TIMEOUT).connect_lazy();
+                RaftClient::new(channel)
+                    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(MAX_MESSAGE_BYTES)
+            })
+            .map_err(|e| ClusterError::Address {
+                addr: node.addr.clone(),
+                detail: e.to_string(),
+            });
+        Connection {
+            local: self.node_id,
+            target,
+            node: node.clone(),
+            client,
+        }
+    }
+}
+
+/// The Raft RPC client of one peer.
+pub struct Connection {
+    local: RaftNodeId,
+    target: RaftNodeId,
+    node: BasicNode,
+    client: Result<RaftClient<Channel>, ClusterError>,
+}
+
+impl Connection {
+    /// Send one encoded request and decode the peer's `Result<Resp, E>`.
+    async fn call<Req, Resp, E>(
+        &mut self,
+        rpc: RPCTypes,
+        req: &Req,
+        option: &RPCOption,
+    ) -> RpcResult<Resp, E>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: Error + DeserializeOwned,
+    {
+        let mut client = match &self.client {
+            Ok(client) => client.clone(),
+            Err(e) => return Err(RPCError::Unreachable(Unreachable::new(e))),
+        };
+        let payload = serde_json::to_vec(req).map_err(|e| {
+            RPCError::Network(NetworkError::new(&ClusterError::encode(
+                format!("{rpc} request"),
+                e,
+            )))
+        })?;
+        let request = tonic::Request::new(RaftRequest { payload });
+        let ttl = option.hard_ttl();
+        let sent = async {
+            match rpc {
+                RPCTypes::AppendEntries => client.append_entries(request).await,
+                RPCTypes::Vote => client.vote(request).await,
+                RPCTypes::InstallSnapshot => client.install_snapshot(request).await,
+            }
+        };
+        let reply = match tokio::time::timeout(ttl, sent).await {
+            Err(_) => {
+                let timeout = Timeout {
+                    action: rpc,
+                    id: self.local,
+                    target: self.target,
+                    timeout: ttl,
+                };
+                return Err(RPCError::Timeout(timeout));
+            }
+            Ok(Err(status)) => return Err(status_error(status)),
+            Ok(Ok(reply)) => reply.into_inner(),
+        };
+        let decoded: Result<Resp, E> = serde_json::from_slice(&reply.payload).map_err(|e| {
+            let e = ClusterError::decode(format!("{rpc} reply from node {}", self.target), e);
+            RPCError::Network(NetworkError::new(&e))
+        })?;
+        decoded.map_err(|e| {
+            RPCError::RemoteError(RemoteError::new_with_node(
+                self.target,
+                self.node.clone(),
+                e,
+            ))
+        })
+    }
+}
+
+/// Transient failures are retried at once; anything else backs off first.
+fn status_error<E: Error>(status: tonic::Status) -> RPCError<RaftNodeId, BasicNode, E> {
+    match status.code() {
+        tonic::Code::Cancelled | tonic::Code::Aborted | tonic::Code::ResourceExhausted => {
+            RPCError::Network(NetworkError::new(&status))
+        }
+        _ => RPCError::Unreachable(Unreachable::new(&status)),
+    }
+}
+
+impl RaftNetwork<TypeConfig> for Connection {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<AppendEntriesResponse<RaftNodeId>, RaftError<RaftNodeId>> {
+        self.call(RPCTypes::AppendEntries, &rpc, &option).await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<InstallSnapshotResponse<RaftNodeId>, RaftError<RaftNodeId, InstallSnapshotError>>
+    {
+        self.call(RPCTypes::InstallSnapshot, &rpc, &option).await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<RaftNodeId>,
+        option: RPCOption,
+    ) -> RpcResult<VoteResponse<RaftNodeId>, RaftError<RaftNodeId>> {
+        self.call(RPCTypes::Vote, &rpc, &option).await
+    }
+}
