@@ -1,0 +1,206 @@
+//! The blocking middle of the pipeline for a batch of claimed messages:
+//! route each message on the farm config, parse it, file it into its
+//! libraries (one durable batch per library) and quarantine what cannot be
+//! filed. Returns each message's outcome for the ledger, or a retry.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use postroom_core::config::{FarmConfig, LibrarySettings};
+use postroom_core::route::{route, RefusalReason};
+use postroom_core::Outcome;
+use postroom_library::{
+    FileOutcome, FileToWrite, ItemMetadata, ItemToFile, Library, Quarantine, QuarantineReason,
+};
+use postroom_mail::{parse_message, ParsedMessage};
+use tracing::{info, info_span, warn};
+
+use crate::intake::Received;
+
+/// Open libraries by alias, reopened when their settings change.
+#[derive(Default)]
+pub struct Libraries {
+    open: Mutex<HashMap<String, (LibrarySettings, Arc<Library>)>>,
+}
+
+impl Libraries {
+    fn get(&self, data_dir: &Path, settings: &LibrarySettings) -> anyhow::Result<Arc<Library>> {
+        let mut open = self.open.lock().map_err(|_| anyhow::anyhow!("library cache poisoned"))?;
+        if let Some((s, lib)) = open.get(&settings.alias) {
+            if s == settings {
+                return Ok(lib.clone());
+            }
+        }
+        let lib = Arc::new(Library::open(settings.resolved_path(data_dir), settings.clone())?);
+        open.insert(settings.alias.clone(), (settings.clone(), lib.clone()));
+        Ok(lib)
+    }
+}
+
+/// What became of one claimed message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Durably filed and/or quarantined: record this in the ledger.
+    Done(Outcome),
+    /// Something transient failed (disk, library folder): leave the source for a later try.
+    Retry(String),
+}
+
+/// Everything the filing step needs besides the messages.
+pub struct FilingContext<'a> {
+    pub config: &'a FarmConfig,
+    pub data_dir: &'a Path,
+    pub libraries: &'a Libraries,
+    pub quarantine: &'a Quarantine,
+    pub node: u64,
+    pub received_at: String,
+}
+
+/// A message's plan after routing and parsing.
+struct Plan {
+    libraries: Vec<String>,
+    parsed: Option<ParsedMessage>,
+    quarantine: Option<(&'static str, String)>,
+}
+
+/// File a batch of claimed messages; one [`Step`] per message, in order.
+pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
+    let plans: Vec<Plan> = batch.iter().map(|m| plan(ctx.config, m)).collect();
+    let mut failures: Vec<Option<String>> = vec![None; batch.len()];
+
+    // One durable batch per library.
+    let mut per_library: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, p) in plans.iter().enumerate() {
+        for alias in &p.libraries {
+            per_library.entry(alias.as_str()).or_default().push(i);
+        }
+    }
+    for (alias, members) in per_library {
+        let outcome = ctx
+            .config
+            .library_by_alias(alias)
+            .ok_or_else(|| anyhow::anyhow!("library {alias:?} vanished from the config"))
+            .and_then(|settings| ctx.libraries.get(ctx.data_dir, settings));
+        let library = match outcome {
+            Ok(library) => library,
+            Err(e) => {
+                for &i in &members {
+                    failures[i] = Some(format!("library {alias:?}: {e:#}"));
+                }
+                continue;
+            }
+        };
+        let items: Vec<ItemToFile<'_>> =
+            members.iter().map(|&i| item_to_file(ctx, &batch[i], &plans[i])).collect();
+        for (&i, result) in members.iter().zip(library.file_batch(&items)) {
+            let m = &batch[i];
+            let _span = info_span!("message", message_key = %m.key, library = alias, node = ctx.node).entered();
+            match result {
+                Ok(FileOutcome::Filed(record)) => info!(files = ?record.files, "filed"),
+                Ok(FileOutcome::AlreadyFiled(_)) => info!("already filed; not filed again"),
+                Err(e) => {
+                    warn!(error = %e, "filing failed; will retry");
+                    failures[i] = Some(format!("library {alias:?}: {e}"));
+                }
+            }
+        }
+    }
+
+    batch
+        .iter()
+        .zip(plans)
+        .zip(failures)
+        .map(|((m, plan), failure)| {
+            if let Some(why) = failure {
+                return Step::Retry(why);
+            }
+            let Some((code, reason)) = plan.quarantine else {
+                return Step::Done(Outcome::Delivered { libraries: plan.libraries });
+            };
+            let _span = info_span!("message", message_key = %m.key, node = ctx.node).entered();
+            let why = QuarantineReason {
+                code: code.to_string(),
+                reason: reason.clone(),
+                message_key: Some(m.key),
+                source: Some(m.path.display().to_string()),
+                envelope_sender: Some(m.envelope.sender.clone()),
+                envelope_recipients: m.envelope.recipients.clone(),
+            };
+            match ctx.quarantine.put_bytes(&m.bytes, why) {
+                Ok(entry) => {
+                    warn!(code, reason = %reason, file = %entry.file, "quarantined");
+                    if plan.libraries.is_empty() {
+                        Step::Done(Outcome::Quarantined { reason })
+                    } else {
+                        Step::Done(Outcome::Delivered { libraries: plan.libraries })
+                    }
+                }
+                Err(e) => Step::Retry(format!("quarantine: {e}")),
+            }
+        })
+        .collect()
+}
+
+/// Route and parse one message; decide what to quarantine.
+fn plan(config: &FarmConfig, m: &Received) -> Plan {
+    let route = route(config, &m.envelope.recipients);
+    let mut quarantine = None;
+    if let Some(first) = route.refused.first() {
+        let code = match first.reason {
+            RefusalReason::UnknownAlias { .. } => "unknown_alias",
+            RefusalReason::LibraryDisabled { .. } => "library_disabled",
+        };
+        let reasons: Vec<String> = route.refused.iter().map(|r| r.to_string()).collect();
+        quarantine = Some((code, reasons.join("; ")));
+    } else if route.libraries.is_empty() {
+        let reason = format!(
+            "no recipient is in the farm's incoming domains ({}): {}",
+            config.farm.incoming_domains.join(", "),
+            m.envelope.recipients.join(", ")
+        );
+        quarantine = Some(("no_library_recipient", reason));
+    }
+    if route.libraries.is_empty() {
+        return Plan { libraries: route.libraries, parsed: None, quarantine };
+    }
+    match parse_message(m.message()) {
+        Ok(parsed) => Plan { libraries: route.libraries, parsed: Some(parsed), quarantine },
+        Err(e) => Plan {
+            libraries: Vec::new(),
+            parsed: None,
+            quarantine: Some(("unparsable", format!("the message cannot be parsed: {e}"))),
+        },
+    }
+}
+
+fn item_to_file<'a>(ctx: &FilingContext<'_>, m: &'a Received, plan: &'a Plan) -> ItemToFile<'a> {
+    let parsed = plan.parsed.as_ref();
+    let meta = ItemMetadata {
+        message_key: m.key,
+        message_id: parsed.and_then(|p| p.message_id.clone()),
+        from: parsed.and_then(|p| p.from.clone()),
+        from_address: parsed.and_then(|p| p.from_address.clone()),
+        to: parsed.map(|p| p.to.clone()).unwrap_or_default(),
+        cc: parsed.map(|p| p.cc.clone()).unwrap_or_default(),
+        subject: parsed.and_then(|p| p.subject.clone()),
+        date: parsed.and_then(|p| p.date.clone()),
+        received: ctx.received_at.clone(),
+        envelope_sender: m.envelope.sender.clone(),
+        envelope_recipients: m.envelope.recipients.clone(),
+    };
+    let attachments = parsed
+        .map(|p| {
+            p.attachments
+                .iter()
+                .map(|a| FileToWrite { name: &a.file_name, content: &a.content })
+                .collect()
+        })
+        .unwrap_or_default();
+    ItemToFile { meta, attachments, original: m.message() }
+}
+
+/// The quarantine folder of a data dir.
+pub fn quarantine_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("quarantine")
+}

@@ -1,0 +1,151 @@
+//! Running one node: open the farm's Raft state, apply the config file as one
+//! versioned change, serve gRPC (Raft transport, health), watch the drop
+//! folder and run the pipeline, and stop everything through one shutdown path
+//! on SIGTERM or Ctrl-C.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use postroom_cluster::{Farm, FarmOptions};
+use postroom_core::{Command, Response};
+use postroom_dropfolder::{DropFolder, WatchSettings};
+use postroom_library::Quarantine;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::counters::Counters;
+use crate::filing::quarantine_dir;
+use crate::pipeline::Pipeline;
+use crate::settings::Loaded;
+
+/// Run a node until SIGTERM / Ctrl-C.
+pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
+    let cfg = &loaded.config;
+    let data_dir = &cfg.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("data_dir {}: cannot create it", data_dir.display()))?;
+    let listen = &cfg.cluster.listen;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cluster.listen {listen}: cannot bind"))?;
+    let advertise = listener.local_addr()?.to_string();
+
+    let farm = Arc::new(
+        Farm::open(FarmOptions {
+            node_id: cfg.cluster.node_id,
+            advertise_addr: advertise.clone(),
+            dir: data_dir.join("raft"),
+            snapshot_every: cfg.cluster.snapshot_every,
+        })
+        .await
+        .context("opening the farm state")?,
+    );
+
+    let shutdown = CancellationToken::new();
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_service_status("", tonic_health::ServingStatus::Serving).await;
+    let grpc = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(health_service)
+            .add_service(farm.raft_service())
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                shutdown.clone().cancelled_owned(),
+            ),
+    );
+
+    let by = format!("node {} ({})", cfg.cluster.node_id, loaded.source);
+    match farm.propose(Command::SetConfig { config: cfg.farm_config(), by }).await? {
+        Response::ConfigSet { version, changed } => {
+            info!(version, changed, source = %loaded.source, "farm configuration applied")
+        }
+        Response::ConfigRefused { problems } => {
+            bail!("the farm refused the configuration: {}", problems.join("; "))
+        }
+        other => bail!("unexpected answer to the configuration change: {other:?}"),
+    }
+    let farm_config = farm
+        .read(|s| s.config().cloned())
+        .context("the farm has no configuration after applying it")?;
+
+    let drop_path = farm_config.drop_folder.resolved_path(data_dir);
+    let (drop, ready) = DropFolder::start(
+        WatchSettings {
+            path: drop_path.clone(),
+            poll_interval: farm_config.drop_folder.poll_interval.0,
+            stable_after: farm_config.drop_folder.stable_after.0,
+        },
+        shutdown.child_token(),
+    )
+    .with_context(|| format!("drop_folder.path {}", drop_path.display()))?;
+    let quarantine = Arc::new(Quarantine::open(quarantine_dir(data_dir))?);
+    let counters = Arc::new(Counters::default());
+    let pipeline = Arc::new(Pipeline::new(
+        cfg.cluster.node_id,
+        cfg.cluster.lease_ttl.0,
+        data_dir.clone(),
+        farm.clone(),
+        drop,
+        quarantine,
+        counters.clone(),
+    ));
+    let pipeline_task = tokio::spawn(pipeline.run(ready, shutdown.clone()));
+    info!(
+        node = cfg.cluster.node_id,
+        grpc = %advertise,
+        drop_folder = %drop_path.display(),
+        libraries = farm_config.libraries.len(),
+        "node ready"
+    );
+
+    let reporter = tokio::spawn(report_counters(counters.clone(), shutdown.clone()));
+    wait_for_signal().await;
+    info!("shutting down: finishing the batches in flight");
+    shutdown.cancel();
+    if pipeline_task.await.is_err() {
+        warn!("the pipeline task ended abnormally");
+    }
+    let _ = reporter.await;
+    match grpc.await {
+        Ok(Err(e)) => warn!(error = %e, "grpc server error"),
+        Err(e) => warn!(error = %e, "grpc server task failed"),
+        Ok(Ok(())) => {}
+    }
+    farm.shutdown().await?;
+    info!(counters = ?counters.snapshot(), "stopped");
+    Ok(())
+}
+
+/// Log the counters once a minute when they changed.
+async fn report_counters(counters: Arc<Counters>, shutdown: CancellationToken) {
+    let mut last = counters.snapshot();
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = counters.snapshot();
+        if now != last {
+            info!(counters = ?now, "activity");
+            last = now;
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

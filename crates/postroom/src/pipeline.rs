@@ -1,0 +1,306 @@
+//! The drop-folder pipeline of one node: ready files are read and keyed,
+//! claimed in one Raft proposal per batch, filed (or quarantined), finished in
+//! one proposal with their fencing tokens, and only then removed from the
+//! drop folder. Batches form naturally under load; two run at once so reading
+//! and parsing overlap the other batch's disk and Raft waits.
+
+use std::collections::HashSet;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use postroom_cluster::Farm;
+use postroom_core::{
+    ClaimResult, Command, FencingToken, FinishResult, Finished, MessageKey, NodeId, Outcome, Response,
+};
+use postroom_dropfolder::{Disposition, DropFolder, ReadyFile};
+use postroom_library::Quarantine;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info_span, warn};
+
+use crate::counters::Counters;
+use crate::filing::{self, FilingContext, Libraries, Step};
+use crate::intake::{self, Intake, Received};
+
+/// Largest number of files claimed and filed together.
+const MAX_BATCH: usize = 512;
+/// Batches in flight at once.
+const CONCURRENT_BATCHES: usize = 2;
+/// How soon to look again at a file whose processing failed.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// One node's intake pipeline for its drop folder.
+pub struct Pipeline {
+    pub node: NodeId,
+    pub lease_ttl: Duration,
+    pub data_dir: PathBuf,
+    pub farm: Arc<Farm>,
+    pub drop: DropFolder,
+    pub quarantine: Arc<Quarantine>,
+    pub libraries: Libraries,
+    pub counters: Arc<Counters>,
+    in_flight: Mutex<HashSet<MessageKey>>,
+}
+
+impl Pipeline {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        node: NodeId,
+        lease_ttl: Duration,
+        data_dir: PathBuf,
+        farm: Arc<Farm>,
+        drop: DropFolder,
+        quarantine: Arc<Quarantine>,
+        counters: Arc<Counters>,
+    ) -> Self {
+        Pipeline {
+            node,
+            lease_ttl,
+            data_dir,
+            farm,
+            drop,
+            quarantine,
+            libraries: Libraries::default(),
+            counters,
+            in_flight: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Take ready files until `shutdown`, then let the batches in flight finish.
+    pub async fn run(self: Arc<Self>, mut ready: mpsc::Receiver<ReadyFile>, shutdown: CancellationToken) {
+        let slots = Arc::new(Semaphore::new(CONCURRENT_BATCHES));
+        let mut batches = JoinSet::new();
+        loop {
+            let Ok(slot) = slots.clone().acquire_owned().await else { break };
+            let first = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                file = ready.recv() => match file { Some(f) => f, None => break },
+            };
+            let mut files = vec![first];
+            while files.len() < MAX_BATCH {
+                match ready.try_recv() {
+                    Ok(f) => files.push(f),
+                    Err(_) => break,
+                }
+            }
+            let this = self.clone();
+            batches.spawn(async move {
+                this.process(files).await;
+                drop(slot);
+            });
+            while batches.try_join_next().is_some() {}
+        }
+        while batches.join_next().await.is_some() {}
+    }
+
+    async fn process(self: &Arc<Self>, files: Vec<ReadyFile>) {
+        let this = self.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            files.into_iter().map(|f| this.intake(&f.path)).collect::<Vec<_>>()
+        });
+        let Ok(received) = read.await else {
+            error!("intake task failed");
+            return;
+        };
+        let mut batch = Vec::new();
+        for m in received.into_iter().flatten() {
+            if self.lock_in_flight().insert(m.key) {
+                batch.push(m);
+            } else {
+                // The same message in two files at once: look again when the first is done.
+                self.drop.done(&m.path, Disposition::RetryLater { retry_after: Duration::from_millis(200) });
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
+        let keys: Vec<MessageKey> = batch.iter().map(|m| m.key).collect();
+        self.claim_file_finish(batch).await;
+        let mut in_flight = self.lock_in_flight();
+        for k in &keys {
+            in_flight.remove(k);
+        }
+    }
+
+    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<MessageKey>> {
+        self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Read one file; quarantine it here if it can never become a message.
+    fn intake(&self, path: &Path) -> Option<Received> {
+        match intake::read(path) {
+            Intake::Ready(m) => Some(m),
+            Intake::Vanished => {
+                self.drop.done(path, Disposition::Removed);
+                None
+            }
+            Intake::Quarantine { code, reason } => {
+                match self.quarantine.put_file(path, code, &reason) {
+                    Ok(entry) => {
+                        warn!(source = %path.display(), code, reason = %reason, file = %entry.file, "quarantined");
+                        Counters::add(&self.counters.quarantined, 1);
+                        self.drop.done(path, Disposition::Removed);
+                    }
+                    Err(e) => {
+                        error!(source = %path.display(), error = %e, "cannot quarantine drop file");
+                        self.retry(path);
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    fn retry(&self, path: &Path) {
+        Counters::add(&self.counters.retries, 1);
+        self.drop.done(path, Disposition::RetryLater { retry_after: RETRY_AFTER });
+    }
+
+    async fn claim_file_finish(self: &Arc<Self>, batch: Vec<Received>) {
+        let ttl_ms = u64::try_from(self.lease_ttl.as_millis()).unwrap_or(u64::MAX);
+        let keys = batch.iter().map(|m| m.key).collect();
+        let claims = match self.farm.propose(Command::Claim { keys, node: self.node, ttl_ms }).await {
+            Ok(Response::Claims(claims)) if claims.len() == batch.len() => claims,
+            other => {
+                error!(result = ?other, "claim failed; files stay in the drop folder");
+                batch.iter().for_each(|m| self.retry(&m.path));
+                return;
+            }
+        };
+        let mut granted = Vec::new();
+        let mut tokens = Vec::new();
+        let mut finished_before = Vec::new();
+        for (m, claim) in batch.into_iter().zip(claims) {
+            match claim {
+                ClaimResult::Granted { token, .. } => {
+                    tokens.push(token);
+                    granted.push(m);
+                }
+                ClaimResult::Held { by, .. } => {
+                    debug!(message_key = %m.key, by, "claimed by another node");
+                    Counters::add(&self.counters.held_elsewhere, 1);
+                    self.drop.done(&m.path, Disposition::RetryLater { retry_after: self.lease_ttl / 2 });
+                }
+                ClaimResult::Finished { outcome } => {
+                    let _span = info_span!("message", message_key = %m.key, node = self.node).entered();
+                    warn!(?outcome, source = %m.path.display(), "duplicate: this message was already finished; not filing it again");
+                    Counters::add(&self.counters.duplicates, 1);
+                    finished_before.push(m.path);
+                }
+            }
+        }
+        if !finished_before.is_empty() {
+            self.remove_sources(finished_before).await;
+        }
+        if granted.is_empty() {
+            return;
+        }
+
+        self.file_and_finish(granted, tokens).await;
+    }
+
+    async fn file_and_finish(self: &Arc<Self>, granted: Vec<Received>, tokens: Vec<FencingToken>) {
+        let sources: Vec<(PathBuf, MessageKey)> = granted.iter().map(|m| (m.path.clone(), m.key)).collect();
+        let Some(config) = self.farm.read(|s| s.config().cloned()) else {
+            error!("the farm has no configuration yet; files stay in the drop folder");
+            sources.iter().for_each(|(p, _)| self.retry(p));
+            return;
+        };
+        let this = self.clone();
+        let received_at = now_rfc3339();
+        let filed = tokio::task::spawn_blocking(move || {
+            let ctx = FilingContext {
+                config: &config,
+                data_dir: &this.data_dir,
+                libraries: &this.libraries,
+                quarantine: &this.quarantine,
+                node: this.node,
+                received_at,
+            };
+            filing::file_batch(&ctx, &granted)
+        })
+        .await;
+        let Ok(steps) = filed else {
+            error!("filing task failed; files stay in the drop folder");
+            sources.iter().for_each(|(p, _)| self.retry(p));
+            return;
+        };
+
+        let mut items = Vec::new();
+        let mut done = Vec::new();
+        for (((path, key), step), token) in sources.into_iter().zip(steps).zip(tokens) {
+            match step {
+                Step::Done(outcome) => {
+                    done.push((path, matches!(outcome, Outcome::Delivered { .. })));
+                    items.push(Finished { key, token, outcome });
+                }
+                Step::Retry(why) => {
+                    warn!(message_key = %key, source = %path.display(), reason = %why, "not filed yet; will retry");
+                    self.retry(&path);
+                }
+            }
+        }
+        if items.is_empty() {
+            return;
+        }
+        let count = items.len();
+        let results = match self.farm.propose(Command::Finish { items }).await {
+            Ok(Response::Finishes(results)) if results.len() == count => results,
+            other => {
+                error!(result = ?other, "finish failed; files stay in the drop folder");
+                done.iter().for_each(|(p, _)| self.retry(p));
+                return;
+            }
+        };
+        let mut remove = Vec::new();
+        for ((path, delivered), result) in done.into_iter().zip(results) {
+            match result {
+                FinishResult::Recorded => {
+                    let counter = if delivered { &self.counters.filed } else { &self.counters.quarantined };
+                    Counters::add(counter, 1);
+                    remove.push(path);
+                }
+                FinishResult::AlreadyFinished => {
+                    Counters::add(&self.counters.duplicates, 1);
+                    remove.push(path);
+                }
+                FinishResult::Stale { current } => {
+                    warn!(source = %path.display(), ?current, "lease lost to a newer claim before finishing; the new holder finishes it");
+                    self.drop.done(&path, Disposition::RetryLater { retry_after: self.lease_ttl });
+                }
+            }
+        }
+        self.remove_sources(remove).await;
+    }
+
+    /// Remove finished sources. A source that cannot be removed is left alone,
+    /// logged once and counted; the ledger keeps it from being filed again.
+    async fn remove_sources(self: &Arc<Self>, paths: Vec<PathBuf>) {
+        let this = self.clone();
+        let removed = tokio::task::spawn_blocking(move || {
+            for path in paths {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => this.drop.done(&path, Disposition::Removed),
+                    Err(e) if e.kind() == ErrorKind::NotFound => this.drop.done(&path, Disposition::Removed),
+                    Err(e) => {
+                        warn!(source = %path.display(), error = %e, "finished message cannot be removed from the drop folder; it will not be filed again");
+                        Counters::add(&this.counters.undeletable_sources, 1);
+                        this.drop.done(&path, Disposition::Kept);
+                    }
+                }
+            }
+        });
+        if removed.await.is_err() {
+            error!("source removal task failed");
+        }
+    }
+}
+
+/// The current UTC time as RFC 3339, for item metadata.
+fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
