@@ -11,11 +11,18 @@ use std::time::Duration;
 use support::wait_until;
 
 fn postroom(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_postroom")).current_dir(dir).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_postroom"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("postroom-cli-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
+    tempfile::Builder::new()
+        .prefix("postroom-cli-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
 }
 
 #[test]
@@ -31,23 +38,35 @@ fn serve_runs_on_embedded_defaults() {
         .spawn()
         .unwrap();
     let drop = dir.path().join("postroom-data/drop");
-    wait_until(Duration::from_secs(30), "drop folder created", || drop.is_dir());
+    wait_until(Duration::from_secs(30), "drop folder created", || {
+        drop.is_dir()
+    });
     std::fs::write(
         drop.join("hello.eml"),
         "x-sender: me@example.com\r\nx-receiver: documents@localhost\r\nSubject: hello\r\n\
          Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Disposition: attachment; filename=hello.txt\r\n\r\nhi\r\n--b--\r\n",
     )
     .unwrap();
-    let filed = dir.path().join("postroom-data/libraries/documents/hello.txt");
-    wait_until(Duration::from_secs(30), "hello.txt filed", || filed.is_file());
+    let filed = dir
+        .path()
+        .join("postroom-data/libraries/documents/hello.txt");
+    wait_until(Duration::from_secs(30), "hello.txt filed", || {
+        filed.is_file()
+    });
     let out = postroom(dir.path(), &["items", "documents", "--json"]);
     assert!(out.status.success());
     let items: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(items[0]["subject"], "hello");
     assert_eq!(items[0]["files"], serde_json::json!(["hello.txt"]));
     let table = String::from_utf8(postroom(dir.path(), &["items", "documents"]).stdout).unwrap();
-    assert!(table.contains("hello") && table.contains("hello.txt"), "{table}");
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(
+        table.contains("hello") && table.contains("hello.txt"),
+        "{table}"
+    );
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(child.wait().unwrap().success());
 }
 
@@ -56,22 +75,50 @@ fn config_errors_name_the_key_and_value() {
     let dir = scratch();
     let cases = [
         ("bogus_key = 1\n", "unknown field `bogus_key`"),
-        ("[[library]]\nname = \"Shared Documents\"\nalias = \"a b\"\n", r#"library "Shared Documents": alias "a b" is not a valid local part"#),
-        ("[[library]]\nname = \"A\"\nalias = \"x\"\n[[library]]\nname = \"B\"\nalias = \"X\"\n", r#"alias "X" is already used by library "A""#),
-        ("[drop_folder]\npoll_interval = \"soon\"\n", "invalid duration \"soon\""),
-        ("[[library]]\nname = \"A\"\nalias = \"a\"\nkind = \"wiki\"\n", "unknown variant `wiki`"),
+        (
+            "[[library]]\nname = \"Shared Documents\"\nalias = \"a b\"\n",
+            r#"library "Shared Documents": alias "a b" is not a valid local part"#,
+        ),
+        (
+            "[[library]]\nname = \"A\"\nalias = \"x\"\n[[library]]\nname = \"B\"\nalias = \"X\"\n",
+            r#"alias "X" is already used by library "A""#,
+        ),
+        (
+            "[drop_folder]\npoll_interval = \"soon\"\n",
+            "invalid duration \"soon\"",
+        ),
+        (
+            "[[library]]\nname = \"A\"\nalias = \"a\"\nkind = \"wiki\"\n",
+            "unknown variant `wiki`",
+        ),
     ];
     for (text, expected) in cases {
         let file = dir.path().join("bad.toml");
         std::fs::write(&file, text).unwrap();
-        let out = postroom(dir.path(), &["config", "check", "--config", file.to_str().unwrap()]);
+        let out = postroom(
+            dir.path(),
+            &["config", "check", "--config", file.to_str().unwrap()],
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{text}");
-        assert!(stderr.contains(expected), "for {text:?} expected {expected:?} in:\n{stderr}");
-        assert!(stderr.contains("bad.toml"), "the error should name the file:\n{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "for {text:?} expected {expected:?} in:\n{stderr}"
+        );
+        assert!(
+            stderr.contains("bad.toml"),
+            "the error should name the file:\n{stderr}"
+        );
     }
     // serve refuses the same way, before touching anything
-    let out = postroom(dir.path(), &["serve", "--config", dir.path().join("bad.toml").to_str().unwrap()]);
+    let out = postroom(
+        dir.path(),
+        &[
+            "serve",
+            "--config",
+            dir.path().join("bad.toml").to_str().unwrap(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(!dir.path().join("postroom-data").exists());
 }
@@ -79,12 +126,23 @@ fn config_errors_name_the_key_and_value() {
 #[test]
 fn shipped_example_checks_and_defaults_print() {
     let dir = scratch();
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/examples/single-node.toml");
-    let out = postroom(dir.path(), &["config", "check", "--config", example.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/examples/single-node.toml");
+    let out = postroom(
+        dir.path(),
+        &["config", "check", "--config", example.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = postroom(dir.path(), &["config", "defaults"]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("alias = \"documents\"") && text.contains("localhost"), "{text}");
+    assert!(
+        text.contains("alias = \"documents\"") && text.contains("localhost"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -93,8 +151,15 @@ fn listing_unknown_library_says_which_aliases_exist() {
     let out = postroom(dir.path(), &["items", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("\"nope\"") && stderr.contains("documents"), "{stderr}");
+    assert!(
+        stderr.contains("\"nope\"") && stderr.contains("documents"),
+        "{stderr}"
+    );
     let out = postroom(dir.path(), &["quarantine", "list", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
 }

@@ -41,7 +41,8 @@ fn sigkill_mid_backlog_then_restart_files_every_message_exactly_once() {
         let before = farm.record_count("shared-documents");
         let target = before + 150 * (round + 1);
         wait_until(Duration::from_secs(120), "progress before the kill", || {
-            farm.record_count("shared-documents") >= target.min(MESSAGES) || farm.drop_backlog().is_empty()
+            farm.record_count("shared-documents") >= target.min(MESSAGES)
+                || farm.drop_backlog().is_empty()
         });
         if farm.drop_backlog().is_empty() {
             node.stop();
@@ -50,24 +51,36 @@ fn sigkill_mid_backlog_then_restart_files_every_message_exactly_once() {
         node.kill();
         kills += 1;
     }
-    assert!(kills >= 1, "the node finished before it could be killed mid-backlog");
+    assert!(
+        kills >= 1,
+        "the node finished before it could be killed mid-backlog"
+    );
     let left = farm.drop_backlog().len();
     assert!(left > 0 || kills > 0);
 
     let node = farm.start();
-    wait_until(Duration::from_secs(180), "drop folder drained", || farm.drop_backlog().is_empty());
+    wait_until(Duration::from_secs(180), "drop folder drained", || {
+        farm.drop_backlog().is_empty()
+    });
     node.stop();
 
     let items = farm.items("shared-documents");
     let mut by_id: HashMap<String, usize> = HashMap::new();
     for item in &items {
         assert_eq!(item["state"], "done", "{item}");
-        *by_id.entry(item["message_id"].as_str().unwrap().to_string()).or_default() += 1;
+        *by_id
+            .entry(item["message_id"].as_str().unwrap().to_string())
+            .or_default() += 1;
         assert_eq!(item["files"].as_array().unwrap().len(), 1, "{item}");
     }
     let doubled: Vec<_> = by_id.iter().filter(|(_, n)| **n > 1).collect();
     assert!(doubled.is_empty(), "filed twice: {doubled:?}");
-    assert_eq!(items.len(), MESSAGES, "lost {} messages", MESSAGES - items.len());
+    assert_eq!(
+        items.len(),
+        MESSAGES,
+        "lost {} messages",
+        MESSAGES - items.len()
+    );
 
     // Every attachment exactly once: no "report-7 (1).txt".
     let mut files = 0;

@@ -26,7 +26,10 @@ fn expected() -> Vec<Expected> {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| {
             let cols: Vec<&str> = l.split('\t').collect();
-            Expected { file: cols[0].to_string(), recipients: cols[2].split(',').map(str::to_string).collect() }
+            Expected {
+                file: cols[0].to_string(),
+                recipients: cols[2].split(',').map(str::to_string).collect(),
+            }
         })
         .collect()
 }
@@ -37,9 +40,14 @@ fn drop_corpus_lands_where_expected() {
     let node = farm.start();
     let rows = expected();
     for row in &rows {
-        farm.drop_file(&row.file, &std::fs::read(corpus("drop").join(&row.file)).unwrap());
+        farm.drop_file(
+            &row.file,
+            &std::fs::read(corpus("drop").join(&row.file)).unwrap(),
+        );
     }
-    wait_until(DRAIN, "drop folder drained", || farm.drop_backlog().is_empty());
+    wait_until(DRAIN, "drop folder drained", || {
+        farm.drop_backlog().is_empty()
+    });
 
     // Which Message-IDs each library must hold, from EXPECTED.tsv.
     let mut want: HashMap<&str, Vec<String>> = HashMap::new();
@@ -60,7 +68,10 @@ fn drop_corpus_lands_where_expected() {
     }
     for alias in LIBRARIES {
         let items = farm.items(alias);
-        let mut got: Vec<String> = items.iter().map(|i| i["message_id"].as_str().unwrap().to_string()).collect();
+        let mut got: Vec<String> = items
+            .iter()
+            .map(|i| i["message_id"].as_str().unwrap().to_string())
+            .collect();
         let mut expected = want.remove(alias).unwrap_or_default();
         got.sort();
         expected.sort();
@@ -83,12 +94,21 @@ fn drop_corpus_lands_where_expected() {
     let mut names = HashSet::new();
     for item in &docs {
         for f in item["files"].as_array().unwrap() {
-            assert!(names.insert(f.as_str().unwrap().to_string()), "two items share {f}");
+            assert!(
+                names.insert(f.as_str().unwrap().to_string()),
+                "two items share {f}"
+            );
         }
     }
-    let invoice = docs.iter().find(|i| i["subject"] == "Invoice 4711").unwrap();
+    let invoice = docs
+        .iter()
+        .find(|i| i["subject"] == "Invoice 4711")
+        .unwrap();
     let pdf_name = invoice["files"][0].as_str().unwrap();
-    assert!(pdf_name.starts_with("Quarterly report") && pdf_name.ends_with(".pdf"), "{pdf_name}");
+    assert!(
+        pdf_name.starts_with("Quarterly report") && pdf_name.ends_with(".pdf"),
+        "{pdf_name}"
+    );
     let pdf = std::fs::read(farm.library_dir("shared-documents").join(pdf_name)).unwrap();
     assert!(pdf.starts_with(b"%PDF"));
 
@@ -101,11 +121,23 @@ fn drop_corpus_lands_where_expected() {
     let quarantine = farm.quarantine();
     assert_eq!(quarantine.len(), want_quarantined.len(), "{quarantine:#?}");
     for (file, alias) in &want_quarantined {
-        let q = quarantine.iter().find(|q| q["source"].as_str().unwrap().ends_with(file.as_str())).unwrap();
+        let q = quarantine
+            .iter()
+            .find(|q| q["source"].as_str().unwrap().ends_with(file.as_str()))
+            .unwrap();
         assert_eq!(q["code"], "unknown_alias");
-        assert!(q["reason"].as_str().unwrap().contains(alias.as_str()), "{q}");
-        let stored = farm.data_dir().join("quarantine").join(q["file"].as_str().unwrap());
-        assert_eq!(std::fs::read(stored).unwrap(), std::fs::read(corpus("drop").join(file)).unwrap());
+        assert!(
+            q["reason"].as_str().unwrap().contains(alias.as_str()),
+            "{q}"
+        );
+        let stored = farm
+            .data_dir()
+            .join("quarantine")
+            .join(q["file"].as_str().unwrap());
+        assert_eq!(
+            std::fs::read(stored).unwrap(),
+            std::fs::read(corpus("drop").join(file)).unwrap()
+        );
     }
     node.stop();
 }
@@ -121,7 +153,8 @@ fn python_email_corpus_is_filed_or_quarantined_and_the_node_keeps_serving() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let message = std::fs::read(&path).unwrap();
-        let envelope = format!("X-Sender: tester@contoso.com\r\nX-Receiver: shared-documents@{DOMAIN}\r\n");
+        let envelope =
+            format!("X-Sender: tester@contoso.com\r\nX-Receiver: shared-documents@{DOMAIN}\r\n");
         let mut bytes = envelope.into_bytes();
         bytes.extend_from_slice(&message);
         let rcpt = vec![format!("shared-documents@{DOMAIN}")];
@@ -130,17 +163,33 @@ fn python_email_corpus_is_filed_or_quarantined_and_the_node_keeps_serving() {
         count += 1;
     }
     assert!(count >= 60, "only {count} corpus files found");
-    wait_until(DRAIN, "drop folder drained", || farm.drop_backlog().is_empty());
+    wait_until(DRAIN, "drop folder drained", || {
+        farm.drop_backlog().is_empty()
+    });
 
-    let filed: HashSet<String> =
-        farm.items("shared-documents").iter().map(|i| i["message_key"].as_str().unwrap().to_string()).collect();
-    let quarantined: HashSet<String> =
-        farm.quarantine().iter().filter_map(|q| q["message_key"].as_str().map(str::to_string)).collect();
+    let filed: HashSet<String> = farm
+        .items("shared-documents")
+        .iter()
+        .map(|i| i["message_key"].as_str().unwrap().to_string())
+        .collect();
+    let quarantined: HashSet<String> = farm
+        .quarantine()
+        .iter()
+        .filter_map(|q| q["message_key"].as_str().map(str::to_string))
+        .collect();
     for key in &keys {
-        assert!(filed.contains(key) || quarantined.contains(key), "message {key} neither filed nor quarantined");
+        assert!(
+            filed.contains(key) || quarantined.contains(key),
+            "message {key} neither filed nor quarantined"
+        );
     }
     let messages = keys.len() - 17; // the 17 image/sound files may be quarantined
-    assert!(filed.len() >= messages * 9 / 10, "only {} of {} filed", filed.len(), keys.len());
+    assert!(
+        filed.len() >= messages * 9 / 10,
+        "only {} of {} filed",
+        filed.len(),
+        keys.len()
+    );
 
     // Still serving: a new message is filed.
     assert!(!node.exited());
@@ -148,7 +197,9 @@ fn python_email_corpus_is_filed_or_quarantined_and_the_node_keeps_serving() {
         "x-sender: a@contoso.com\r\nx-receiver: build-logs@{DOMAIN}\r\nSubject: still alive\r\nMessage-ID: <alive@x>\r\n\r\nok\r\n"
     );
     farm.drop_file("alive.eml", fresh.as_bytes());
-    wait_until(DRAIN, "fresh message filed", || farm.record_count("build-logs") == 1);
+    wait_until(DRAIN, "fresh message filed", || {
+        farm.record_count("build-logs") == 1
+    });
     node.stop();
 }
 
@@ -157,8 +208,17 @@ struct Immutable(std::path::PathBuf);
 
 impl Immutable {
     fn set(path: std::path::PathBuf) -> Immutable {
-        let ok = Command::new("chattr").arg("+i").arg(&path).status().unwrap().success();
-        assert!(ok, "chattr +i {} failed (install e2fsprogs; needs root on ext4/xfs)", path.display());
+        let ok = Command::new("chattr")
+            .arg("+i")
+            .arg(&path)
+            .status()
+            .unwrap()
+            .success();
+        assert!(
+            ok,
+            "chattr +i {} failed (install e2fsprogs; needs root on ext4/xfs)",
+            path.display()
+        );
         Immutable(path)
     }
 }
@@ -181,17 +241,30 @@ fn undeletable_source_is_filed_once_not_on_every_poll() {
     let _guard = Immutable::set(farm.drop_dir().join(name));
 
     let node = farm.start();
-    wait_until(DRAIN, "item filed", || farm.record_count("shared-documents") == 1);
-    wait_until(DRAIN, "removal refused and logged", || node.log_text().contains("cannot be removed"));
+    wait_until(DRAIN, "item filed", || {
+        farm.record_count("shared-documents") == 1
+    });
+    wait_until(DRAIN, "removal refused and logged", || {
+        node.log_text().contains("cannot be removed")
+    });
     std::thread::sleep(Duration::from_secs(2)); // several polls (300 ms each)
     assert_eq!(farm.items("shared-documents").len(), 1);
-    assert!(farm.drop_dir().join(name).exists(), "the source should still be there");
-    assert_eq!(node.log_text().matches("cannot be removed").count(), 1, "logged more than once");
+    assert!(
+        farm.drop_dir().join(name).exists(),
+        "the source should still be there"
+    );
+    assert_eq!(
+        node.log_text().matches("cannot be removed").count(),
+        1,
+        "logged more than once"
+    );
 
     // After a restart the ledger still knows it: skipped as a duplicate, not filed again.
     node.stop();
     let node = farm.start();
-    wait_until(DRAIN, "duplicate noticed", || node.log_text().contains("already finished"));
+    wait_until(DRAIN, "duplicate noticed", || {
+        node.log_text().contains("already finished")
+    });
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(farm.items("shared-documents").len(), 1);
     assert_eq!(node.log_text().matches("cannot be removed").count(), 1);

@@ -14,7 +14,9 @@ pub const LIBRARIES: [&str; 3] = ["shared-documents", "announcements", "build-lo
 
 /// The shared corpus, read in place.
 pub fn corpus(sub: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus").join(sub)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus")
+        .join(sub)
 }
 
 /// A scratch farm directory with a config file; nodes are started from it.
@@ -50,7 +52,9 @@ stable_after = "100ms"
             drop = root.join("drop").display(),
         );
         for alias in LIBRARIES {
-            text.push_str(&format!("[[library]]\nname = \"{alias}\"\nalias = \"{alias}\"\n"));
+            text.push_str(&format!(
+                "[[library]]\nname = \"{alias}\"\nalias = \"{alias}\"\n"
+            ));
         }
         text.push_str(extra);
         std::fs::create_dir_all(root.join("drop")).unwrap();
@@ -74,7 +78,13 @@ stable_after = "100ms"
     pub fn start(&self) -> Node {
         let n = std::fs::read_dir(self.dir.path())
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("node-"))
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("node-")
+            })
             .count();
         let log = self.dir.path().join(format!("node-{n}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_postroom"))
@@ -84,8 +94,13 @@ stable_after = "100ms"
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        let node = Node { child: Some(child), log };
-        wait_until(Duration::from_secs(30), "node ready", || node.log_text().contains("node ready") || node.exited());
+        let node = Node {
+            child: Some(child),
+            log,
+        };
+        wait_until(Duration::from_secs(30), "node ready", || {
+            node.log_text().contains("node ready") || node.exited()
+        });
         assert!(!node.exited(), "node exited at start:\n{}", node.log_text());
         node
     }
@@ -108,7 +123,16 @@ stable_after = "100ms"
     /// Number of item records in a library (cheap, no CLI call).
     pub fn record_count(&self, alias: &str) -> usize {
         std::fs::read_dir(self.library_dir(alias).join(".postroom/items"))
-            .map(|d| d.filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".json")).count())
+            .map(|d| {
+                d.filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .ends_with(".json")
+                })
+                .count()
+            })
             .unwrap_or(0)
     }
 
@@ -129,7 +153,11 @@ stable_after = "100ms"
             .arg(&self.config)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
     }
 }
@@ -151,7 +179,9 @@ impl Node {
 
     /// True once the process is gone (or a zombie waiting to be reaped).
     pub fn exited(&self) -> bool {
-        let alive = Command::new("kill").args(["-0", &self.pid().to_string()]).status();
+        let alive = Command::new("kill")
+            .args(["-0", &self.pid().to_string()])
+            .status();
         !alive.map(|s| s.success()).unwrap_or(false) || self.zombie()
     }
 
@@ -171,7 +201,10 @@ impl Node {
     /// SIGTERM and wait for a clean exit.
     pub fn stop(mut self) {
         let mut child = self.child.take().unwrap();
-        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -197,7 +230,10 @@ impl Drop for Node {
 pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -207,5 +243,10 @@ pub fn message_id(bytes: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(bytes);
     text.lines()
         .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
-        .map(|l| l[11..].trim().trim_matches(|c| c == '<' || c == '>').to_string())
+        .map(|l| {
+            l[11..]
+                .trim()
+                .trim_matches(|c| c == '<' || c == '>')
+                .to_string()
+        })
 }

@@ -69,7 +69,10 @@ mod tests {
         assert_eq!(alias_problem("a@b"), Some("is not a valid local part"));
         assert_eq!(alias_problem(""), Some("is empty"));
         assert_eq!(alias_problem(&"x".repeat(128)), None);
-        assert_eq!(alias_problem(&"x".repeat(129)), Some("is longer than 128 characters"));
+        assert_eq!(
+            alias_problem(&"x".repeat(129)),
+            Some("is longer than 128 characters")
+        );
     }
 
     #[test]

@@ -126,7 +126,10 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        LogSettings { level: "info".to_string(), format: LogFormat::Text }
+        LogSettings {
+            level: "info".to_string(),
+            format: LogFormat::Text,
+        }
     }
 }
 
@@ -156,12 +159,17 @@ impl FarmConfig {
 
     /// The enabled-or-not library that owns `alias` (case-insensitive).
     pub fn library_by_alias(&self, alias: &str) -> Option<&LibrarySettings> {
-        self.libraries.iter().find(|l| l.alias.eq_ignore_ascii_case(alias))
+        self.libraries
+            .iter()
+            .find(|l| l.alias.eq_ignore_ascii_case(alias))
     }
 
     /// True if `domain` is one of the farm's incoming domains (case-insensitive).
     pub fn accepts_domain(&self, domain: &str) -> bool {
-        self.farm.incoming_domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+        self.farm
+            .incoming_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain))
     }
 
     fn problems(&self) -> Vec<String> {
@@ -193,7 +201,9 @@ impl FarmConfig {
         let drop = &self.drop_folder;
         if drop.poll_interval.as_millis() < 50 {
             let p = drop.poll_interval;
-            problems.push(format!("drop_folder.poll_interval: \"{p}\" is shorter than 50ms"));
+            problems.push(format!(
+                "drop_folder.poll_interval: \"{p}\" is shorter than 50ms"
+            ));
         }
         if drop.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
             problems.push("drop_folder.path: must not be empty".to_string());
@@ -211,9 +221,14 @@ fn library_problems(libraries: &[LibrarySettings]) -> Vec<String> {
     for lib in libraries {
         let name = &lib.name;
         if name.trim().is_empty() {
-            problems.push(format!("library with alias {:?}: name must not be empty", lib.alias));
+            problems.push(format!(
+                "library with alias {:?}: name must not be empty",
+                lib.alias
+            ));
         } else if names.insert(name.as_str(), ()).is_some() {
-            problems.push(format!("library {name:?}: the name is used by another library"));
+            problems.push(format!(
+                "library {name:?}: the name is used by another library"
+            ));
         }
         if let Some(why) = alias_problem(&lib.alias) {
             problems.push(format!("library {name:?}: alias {:?} {why}", lib.alias));

@@ -3,7 +3,10 @@
 use super::*;
 
 fn farm_with(libraries: Vec<LibrarySettings>) -> FarmConfig {
-    FarmConfig { libraries, ..FarmConfig::default() }
+    FarmConfig {
+        libraries,
+        ..FarmConfig::default()
+    }
 }
 
 fn problems(cfg: &FarmConfig) -> Vec<String> {
@@ -31,7 +34,10 @@ fn embedded_defaults_are_valid() {
 
 #[test]
 fn alias_errors_name_library_and_value() {
-    let cfg = farm_with(vec![LibrarySettings::document_library("Shared Documents", "a b")]);
+    let cfg = farm_with(vec![LibrarySettings::document_library(
+        "Shared Documents",
+        "a b",
+    )]);
     assert_eq!(
         problems(&cfg),
         vec![r#"library "Shared Documents": alias "a b" is not a valid local part"#]
@@ -55,27 +61,40 @@ fn alias_length_limit() {
     let long = "a".repeat(129);
     let cfg = farm_with(vec![LibrarySettings::document_library("L", &long)]);
     assert!(problems(&cfg)[0].contains("longer than 128"));
-    let ok = farm_with(vec![LibrarySettings::document_library("L", &"a".repeat(128))]);
+    let ok = farm_with(vec![LibrarySettings::document_library(
+        "L",
+        &"a".repeat(128),
+    )]);
     ok.validate().unwrap();
 }
 
 #[test]
 fn domain_and_display_address_rules() {
     let mut cfg = FarmConfig::default();
-    cfg.farm.incoming_domains = vec!["bad_domain".into(), "ok.example".into(), "OK.example".into()];
+    cfg.farm.incoming_domains = vec![
+        "bad_domain".into(),
+        "ok.example".into(),
+        "OK.example".into(),
+    ];
     cfg.farm.display_address = Some("elsewhere.example".into());
     let p = problems(&cfg);
-    assert!(p.contains(&r#"farm.incoming_domains: "bad_domain" is not a valid domain name"#.to_string()));
+    assert!(p.contains(
+        &r#"farm.incoming_domains: "bad_domain" is not a valid domain name"#.to_string()
+    ));
     assert!(p.contains(&r#"farm.incoming_domains: "OK.example" is listed twice"#.to_string()));
-    assert!(p.iter().any(|m| m.contains("farm.display_address: \"elsewhere.example\"")));
+    assert!(p
+        .iter()
+        .any(|m| m.contains("farm.display_address: \"elsewhere.example\"")));
 }
 
 #[test]
 fn strict_parsing_names_unknown_keys() {
     let err = toml::from_str::<ConfigFile>("data_dir = \"x\"\nbogus = 1\n").unwrap_err();
     assert!(err.to_string().contains("unknown field `bogus`"), "{err}");
-    let err = toml::from_str::<ConfigFile>("[[library]]\nname = \"A\"\nalias = \"a\"\nsave_orignal = true\n")
-        .unwrap_err();
+    let err = toml::from_str::<ConfigFile>(
+        "[[library]]\nname = \"A\"\nalias = \"a\"\nsave_orignal = true\n",
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("save_orignal"), "{err}");
 }
 
@@ -106,8 +125,15 @@ path = "/srv/docs"
     cfg.validate().unwrap();
     assert_eq!(cfg.cluster.lease_ttl.as_millis(), 10_000);
     assert_eq!(cfg.drop_folder.poll_interval.as_millis(), 5_000);
-    assert_eq!(cfg.libraries[0].attachment_folders, AttachmentFolders::Subject);
-    assert_eq!(cfg.libraries[0].resolved_path(&cfg.data_dir), PathBuf::from("/srv/docs"));
-    let err = toml::from_str::<ConfigFile>("[drop_folder]\npoll_interval = \"5 parsecs\"\n").unwrap_err();
+    assert_eq!(
+        cfg.libraries[0].attachment_folders,
+        AttachmentFolders::Subject
+    );
+    assert_eq!(
+        cfg.libraries[0].resolved_path(&cfg.data_dir),
+        PathBuf::from("/srv/docs")
+    );
+    let err =
+        toml::from_str::<ConfigFile>("[drop_folder]\npoll_interval = \"5 parsecs\"\n").unwrap_err();
     assert!(err.to_string().contains("\"5 parsecs\""), "{err}");
 }

@@ -70,8 +70,9 @@ impl std::str::FromStr for MessageKey {
 
     fn from_str(s: &str) -> Result<Self, CoreError> {
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out)
-            .map_err(|_| CoreError::InvalidMessageKey { value: s.to_string() })?;
+        hex::decode_to_slice(s, &mut out).map_err(|_| CoreError::InvalidMessageKey {
+            value: s.to_string(),
+        })?;
         Ok(MessageKey(out))
     }
 }
@@ -125,6 +126,10 @@ mod tests {
         assert_eq!(text.parse::<MessageKey>().unwrap(), k);
         let json = serde_json::to_string(&k).unwrap();
         assert_eq!(serde_json::from_str::<MessageKey>(&json).unwrap(), k);
-        assert!("xyz".parse::<MessageKey>().unwrap_err().to_string().contains("\"xyz\""));
+        assert!("xyz"
+            .parse::<MessageKey>()
+            .unwrap_err()
+            .to_string()
+            .contains("\"xyz\""));
     }
 }

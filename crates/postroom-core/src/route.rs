@@ -41,7 +41,11 @@ impl std::fmt::Display for Refusal {
                 write!(f, "{}: no library has the alias {alias:?}", self.recipient)
             }
             RefusalReason::LibraryDisabled { library } => {
-                write!(f, "{}: incoming e-mail is disabled for library {library:?}", self.recipient)
+                write!(
+                    f,
+                    "{}: incoming e-mail is disabled for library {library:?}",
+                    self.recipient
+                )
             }
         }
     }
@@ -67,11 +71,15 @@ pub fn route(config: &FarmConfig, recipients: &[String]) -> RoutePlan {
             }
             Some(lib) => plan.refused.push(Refusal {
                 recipient: rcpt.clone(),
-                reason: RefusalReason::LibraryDisabled { library: lib.name.clone() },
+                reason: RefusalReason::LibraryDisabled {
+                    library: lib.name.clone(),
+                },
             }),
             None => plan.refused.push(Refusal {
                 recipient: rcpt.clone(),
-                reason: RefusalReason::UnknownAlias { alias: local.to_string() },
+                reason: RefusalReason::UnknownAlias {
+                    alias: local.to_string(),
+                },
             }),
         }
     }
@@ -98,7 +106,10 @@ mod tests {
 
     #[test]
     fn routes_each_library_once_across_domain_aliases_and_case() {
-        let plan = route(&farm(), &v(&["docs@sp.contoso.local", "DOCS@SP.contoso.com"]));
+        let plan = route(
+            &farm(),
+            &v(&["docs@sp.contoso.local", "DOCS@SP.contoso.com"]),
+        );
         assert_eq!(plan.libraries, vec!["docs"]);
         assert!(plan.refused.is_empty() && plan.foreign.is_empty());
     }
@@ -107,7 +118,12 @@ mod tests {
     fn foreign_unknown_and_disabled() {
         let plan = route(
             &farm(),
-            &v(&["team@contoso.com", "nope@sp.contoso.local", "old@sp.contoso.local", "junk"]),
+            &v(&[
+                "team@contoso.com",
+                "nope@sp.contoso.local",
+                "old@sp.contoso.local",
+                "junk",
+            ]),
         );
         assert!(plan.libraries.is_empty());
         assert_eq!(plan.foreign, v(&["team@contoso.com", "junk"]));

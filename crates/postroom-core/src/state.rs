@@ -17,7 +17,9 @@ use crate::MessageKey;
 pub type NodeId = u64;
 
 /// Milliseconds since the Unix epoch, as stamped by the proposing leader.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Timestamp(pub u64);
 
 impl Timestamp {
@@ -44,9 +46,17 @@ pub enum Command {
     /// Replace the farm configuration (a new version if it differs).
     SetConfig { config: FarmConfig, by: String },
     /// Claim message keys for `node` for `ttl_ms`; one result per key, in order.
-    Claim { keys: Vec<MessageKey>, node: NodeId, ttl_ms: u64 },
+    Claim {
+        keys: Vec<MessageKey>,
+        node: NodeId,
+        ttl_ms: u64,
+    },
     /// Extend leases held by `node` with these tokens.
-    Renew { leases: Vec<(MessageKey, FencingToken)>, node: NodeId, ttl_ms: u64 },
+    Renew {
+        leases: Vec<(MessageKey, FencingToken)>,
+        node: NodeId,
+        ttl_ms: u64,
+    },
     /// Record outcomes in the ledger; each needs the current token of its key.
     Finish { items: Vec<Finished> },
 }
@@ -85,7 +95,10 @@ pub enum Response {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClaimResult {
     /// The caller holds the key until `until` and must finish with `token`.
-    Granted { token: FencingToken, until: Timestamp },
+    Granted {
+        token: FencingToken,
+        until: Timestamp,
+    },
     /// Another node holds a live lease.
     Held { by: NodeId, until: Timestamp },
     /// The ledger already has this key: a duplicate.
@@ -97,7 +110,9 @@ pub enum ClaimResult {
 pub enum FinishResult {
     Recorded,
     /// The token is not the key's current one (the lease was lost to a newer claim).
-    Stale { current: Option<FencingToken> },
+    Stale {
+        current: Option<FencingToken>,
+    },
     /// Someone already finished this key.
     AlreadyFinished,
 }
@@ -150,11 +165,20 @@ impl FarmState {
         self.now = self.now.max(proposal.now);
         let response = match &proposal.command {
             Command::SetConfig { config, by } => self.set_config(config, by),
-            Command::Claim { keys, node, ttl_ms } => {
-                Response::Claims(keys.iter().map(|k| self.claim(*k, *node, *ttl_ms)).collect())
-            }
-            Command::Renew { leases, node, ttl_ms } => Response::Renewals(
-                leases.iter().map(|(k, t)| self.renew(*k, *t, *node, *ttl_ms)).collect(),
+            Command::Claim { keys, node, ttl_ms } => Response::Claims(
+                keys.iter()
+                    .map(|k| self.claim(*k, *node, *ttl_ms))
+                    .collect(),
+            ),
+            Command::Renew {
+                leases,
+                node,
+                ttl_ms,
+            } => Response::Renewals(
+                leases
+                    .iter()
+                    .map(|(k, t)| self.renew(*k, *t, *node, *ttl_ms))
+                    .collect(),
             ),
             Command::Finish { items } => {
                 Response::Finishes(items.iter().map(|f| self.finish(f)).collect())
@@ -170,31 +194,53 @@ impl FarmState {
         }
         let version = self.config_version();
         if self.config.as_ref() == Some(config) {
-            return Response::ConfigSet { version, changed: false };
+            return Response::ConfigSet {
+                version,
+                changed: false,
+            };
         }
         self.config = Some(config.clone());
-        let change = ConfigChange { version: version + 1, at: self.now, by: by.to_string() };
+        let change = ConfigChange {
+            version: version + 1,
+            at: self.now,
+            by: by.to_string(),
+        };
         self.history.push(change);
         if self.history.len() > HISTORY_LIMIT {
             let excess = self.history.len() - HISTORY_LIMIT;
             self.history.drain(..excess);
         }
-        Response::ConfigSet { version: version + 1, changed: true }
+        Response::ConfigSet {
+            version: version + 1,
+            changed: true,
+        }
     }
 
     fn claim(&mut self, key: MessageKey, node: NodeId, ttl_ms: u64) -> ClaimResult {
         if let Some(entry) = self.ledger.get(&key) {
-            return ClaimResult::Finished { outcome: entry.outcome.clone() };
+            return ClaimResult::Finished {
+                outcome: entry.outcome.clone(),
+            };
         }
         if let Some(lease) = self.leases.get(&key) {
             if lease.node != node && lease.expires > self.now {
-                return ClaimResult::Held { by: lease.node, until: lease.expires };
+                return ClaimResult::Held {
+                    by: lease.node,
+                    until: lease.expires,
+                };
             }
         }
         self.next_token += 1;
         let token = FencingToken(self.next_token);
         let until = self.now.plus_millis(ttl_ms);
-        self.put_lease(key, Lease { node, token, expires: until });
+        self.put_lease(
+            key,
+            Lease {
+                node,
+                token,
+                expires: until,
+            },
+        );
         ClaimResult::Granted { token, until }
     }
 
@@ -202,7 +248,14 @@ impl FarmState {
         match self.leases.get(&key) {
             Some(lease) if lease.token == token && lease.node == node => {
                 let expires = self.now.plus_millis(ttl_ms);
-                self.put_lease(key, Lease { node, token, expires });
+                self.put_lease(
+                    key,
+                    Lease {
+                        node,
+                        token,
+                        expires,
+                    },
+                );
                 true
             }
             _ => false,
@@ -215,10 +268,18 @@ impl FarmState {
         }
         let node = match self.leases.get(&item.key) {
             Some(lease) if lease.token == item.token => lease.node,
-            other => return FinishResult::Stale { current: other.map(|l| l.token) },
+            other => {
+                return FinishResult::Stale {
+                    current: other.map(|l| l.token),
+                }
+            }
         };
         self.remove_lease(&item.key);
-        let entry = LedgerEntry { outcome: item.outcome.clone(), finished_at: self.now, node };
+        let entry = LedgerEntry {
+            outcome: item.outcome.clone(),
+            finished_at: self.now,
+            node,
+        };
         self.ledger.insert(item.key, entry);
         self.ledger_by_time.push_back((self.now, item.key));
         FinishResult::Recorded
@@ -257,9 +318,9 @@ impl FarmState {
     }
 
     fn retention_ms(&self) -> u64 {
-        self.config
-            .as_ref()
-            .map_or(DEFAULT_RETENTION_MS, |c| c.farm.ledger_retention.as_millis())
+        self.config.as_ref().map_or(DEFAULT_RETENTION_MS, |c| {
+            c.farm.ledger_retention.as_millis()
+        })
     }
 
     /// The current farm configuration, if one was ever set.

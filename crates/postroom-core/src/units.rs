@@ -34,9 +34,14 @@ impl std::str::FromStr for HumanDuration {
     type Err = CoreError;
 
     fn from_str(s: &str) -> Result<Self, CoreError> {
-        let bad = |why| CoreError::InvalidDuration { value: s.to_string(), why };
+        let bad = |why| CoreError::InvalidDuration {
+            value: s.to_string(),
+            why,
+        };
         let t = s.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| bad("missing unit"))?;
+        let split = t
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(|| bad("missing unit"))?;
         let (digits, unit) = t.split_at(split);
         if digits.is_empty() {
             return Err(bad("missing number"));
@@ -50,7 +55,9 @@ impl std::str::FromStr for HumanDuration {
             "d" => 86_400_000,
             _ => return Err(bad("unknown unit")),
         };
-        let ms = n.checked_mul(ms_per).ok_or_else(|| bad("number too large"))?;
+        let ms = n
+            .checked_mul(ms_per)
+            .ok_or_else(|| bad("number too large"))?;
         Ok(HumanDuration::from_millis(ms))
     }
 }
@@ -58,7 +65,12 @@ impl std::str::FromStr for HumanDuration {
 impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.as_millis();
-        let units = [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")];
+        let units = [
+            (86_400_000, "d"),
+            (3_600_000, "h"),
+            (60_000, "m"),
+            (1_000, "s"),
+        ];
         for (per, unit) in units {
             if ms != 0 && ms.is_multiple_of(per) {
                 return write!(f, "{}{unit}", ms / per);
@@ -89,7 +101,10 @@ impl std::str::FromStr for ByteSize {
     type Err = CoreError;
 
     fn from_str(s: &str) -> Result<Self, CoreError> {
-        let bad = |why| CoreError::InvalidSize { value: s.to_string(), why };
+        let bad = |why| CoreError::InvalidSize {
+            value: s.to_string(),
+            why,
+        };
         let t = s.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (digits, unit) = t.split_at(split);
@@ -104,7 +119,9 @@ impl std::str::FromStr for ByteSize {
             "GB" | "G" | "GIB" => 1 << 30,
             _ => return Err(bad("unknown unit")),
         };
-        n.checked_mul(per).map(ByteSize).ok_or_else(|| bad("number too large"))
+        n.checked_mul(per)
+            .map(ByteSize)
+            .ok_or_else(|| bad("number too large"))
     }
 }
 

@@ -26,13 +26,19 @@ pub struct Libraries {
 
 impl Libraries {
     fn get(&self, data_dir: &Path, settings: &LibrarySettings) -> anyhow::Result<Arc<Library>> {
-        let mut open = self.open.lock().map_err(|_| anyhow::anyhow!("library cache poisoned"))?;
+        let mut open = self
+            .open
+            .lock()
+            .map_err(|_| anyhow::anyhow!("library cache poisoned"))?;
         if let Some((s, lib)) = open.get(&settings.alias) {
             if s == settings {
                 return Ok(lib.clone());
             }
         }
-        let lib = Arc::new(Library::open(settings.resolved_path(data_dir), settings.clone())?);
+        let lib = Arc::new(Library::open(
+            settings.resolved_path(data_dir),
+            settings.clone(),
+        )?);
         open.insert(settings.alias.clone(), (settings.clone(), lib.clone()));
         Ok(lib)
     }
@@ -91,11 +97,15 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
                 continue;
             }
         };
-        let items: Vec<ItemToFile<'_>> =
-            members.iter().map(|&i| item_to_file(ctx, &batch[i], &plans[i])).collect();
+        let items: Vec<ItemToFile<'_>> = members
+            .iter()
+            .map(|&i| item_to_file(ctx, &batch[i], &plans[i]))
+            .collect();
         for (&i, result) in members.iter().zip(library.file_batch(&items)) {
             let m = &batch[i];
-            let _span = info_span!("message", message_key = %m.key, library = alias, node = ctx.node).entered();
+            let _span =
+                info_span!("message", message_key = %m.key, library = alias, node = ctx.node)
+                    .entered();
             match result {
                 Ok(FileOutcome::Filed(record)) => info!(files = ?record.files, "filed"),
                 Ok(FileOutcome::AlreadyFiled(_)) => info!("already filed; not filed again"),
@@ -116,7 +126,9 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
                 return Step::Retry(why);
             }
             let Some((code, reason)) = plan.quarantine else {
-                return Step::Done(Outcome::Delivered { libraries: plan.libraries });
+                return Step::Done(Outcome::Delivered {
+                    libraries: plan.libraries,
+                });
             };
             let _span = info_span!("message", message_key = %m.key, node = ctx.node).entered();
             let why = QuarantineReason {
@@ -133,7 +145,9 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
                     if plan.libraries.is_empty() {
                         Step::Done(Outcome::Quarantined { reason })
                     } else {
-                        Step::Done(Outcome::Delivered { libraries: plan.libraries })
+                        Step::Done(Outcome::Delivered {
+                            libraries: plan.libraries,
+                        })
                     }
                 }
                 Err(e) => Step::Retry(format!("quarantine: {e}")),
@@ -162,10 +176,18 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
         quarantine = Some(("no_library_recipient", reason));
     }
     if route.libraries.is_empty() {
-        return Plan { libraries: route.libraries, parsed: None, quarantine };
+        return Plan {
+            libraries: route.libraries,
+            parsed: None,
+            quarantine,
+        };
     }
     match parse_message(m.message()) {
-        Ok(parsed) => Plan { libraries: route.libraries, parsed: Some(parsed), quarantine },
+        Ok(parsed) => Plan {
+            libraries: route.libraries,
+            parsed: Some(parsed),
+            quarantine,
+        },
         Err(e) => Plan {
             libraries: Vec::new(),
             parsed: None,
@@ -193,11 +215,18 @@ fn item_to_file<'a>(ctx: &FilingContext<'_>, m: &'a Received, plan: &'a Plan) ->
         .map(|p| {
             p.attachments
                 .iter()
-                .map(|a| FileToWrite { name: &a.file_name, content: &a.content })
+                .map(|a| FileToWrite {
+                    name: &a.file_name,
+                    content: &a.content,
+                })
                 .collect()
         })
         .unwrap_or_default();
-    ItemToFile { meta, attachments, original: m.message() }
+    ItemToFile {
+        meta,
+        attachments,
+        original: m.message(),
+    }
 }
 
 /// The quarantine folder of a data dir.

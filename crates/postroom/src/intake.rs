@@ -34,7 +34,10 @@ pub enum Intake {
     /// The file is gone (another node took it, or an administrator removed it).
     Vanished,
     /// The file cannot become a message: quarantine it with this code and reason.
-    Quarantine { code: &'static str, reason: String },
+    Quarantine {
+        code: &'static str,
+        reason: String,
+    },
 }
 
 /// Read and key one drop file.
@@ -50,11 +53,19 @@ pub fn read(path: &Path) -> Intake {
         }
     };
     if bytes.is_empty() {
-        return Intake::Quarantine { code: "empty_file", reason: "the drop file is empty".into() };
+        return Intake::Quarantine {
+            code: "empty_file",
+            reason: "the drop file is empty".into(),
+        };
     }
     let (envelope, message_len) = match parse_drop_file(&bytes) {
         Ok(drop) => (drop.envelope, drop.message.len()),
-        Err(e) => return Intake::Quarantine { code: "no_envelope", reason: e.to_string() },
+        Err(e) => {
+            return Intake::Quarantine {
+                code: "no_envelope",
+                reason: e.to_string(),
+            }
+        }
     };
     let message_start = bytes.len().saturating_sub(message_len);
     let key = MessageKey::compute(
@@ -62,7 +73,13 @@ pub fn read(path: &Path) -> Intake {
         &envelope.recipients,
         bytes.get(message_start..).unwrap_or_default(),
     );
-    Intake::Ready(Received { path: path.to_path_buf(), bytes, message_start, envelope, key })
+    Intake::Ready(Received {
+        path: path.to_path_buf(),
+        bytes,
+        message_start,
+        envelope,
+        key,
+    })
 }
 
 #[cfg(test)]
@@ -75,10 +92,19 @@ mod tests {
         let body = "From: a@x\r\nTo: docs@localhost\r\nSubject: s\r\n\r\nhi\r\n";
         let a = dir.path().join("a.eml");
         let b = dir.path().join("b.eml");
-        std::fs::write(&a, format!("x-sender: a@x\r\nx-receiver: docs@localhost\r\n{body}")).unwrap();
-        std::fs::write(&b, format!("X-Sender: <a@x>\r\nX-Receiver: <docs@localhost>\r\n{body}"))
-            .unwrap();
-        let (Intake::Ready(ra), Intake::Ready(rb)) = (read(&a), read(&b)) else { panic!() };
+        std::fs::write(
+            &a,
+            format!("x-sender: a@x\r\nx-receiver: docs@localhost\r\n{body}"),
+        )
+        .unwrap();
+        std::fs::write(
+            &b,
+            format!("X-Sender: <a@x>\r\nX-Receiver: <docs@localhost>\r\n{body}"),
+        )
+        .unwrap();
+        let (Intake::Ready(ra), Intake::Ready(rb)) = (read(&a), read(&b)) else {
+            panic!()
+        };
         assert_eq!(ra.key, rb.key);
         assert_eq!(ra.message(), body.as_bytes());
     }
@@ -88,10 +114,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let empty = dir.path().join("empty.eml");
         std::fs::write(&empty, b"").unwrap();
-        assert!(matches!(read(&empty), Intake::Quarantine { code: "empty_file", .. }));
-        assert!(matches!(read(&dir.path().join("gone.eml")), Intake::Vanished));
+        assert!(matches!(
+            read(&empty),
+            Intake::Quarantine {
+                code: "empty_file",
+                ..
+            }
+        ));
+        assert!(matches!(
+            read(&dir.path().join("gone.eml")),
+            Intake::Vanished
+        ));
         let junk = dir.path().join("junk.eml");
         std::fs::write(&junk, b"\x00\x01binary junk without headers").unwrap();
-        assert!(matches!(read(&junk), Intake::Quarantine { code: "no_envelope", .. }));
+        assert!(matches!(
+            read(&junk),
+            Intake::Quarantine {
+                code: "no_envelope",
+                ..
+            }
+        ));
     }
 }

@@ -10,9 +10,16 @@ use crate::filing::quarantine_dir;
 
 /// Items filed in the library with this alias.
 pub fn items(config: &ConfigFile, alias: &str) -> anyhow::Result<Vec<ItemRecord>> {
-    let Some(settings) = config.libraries.iter().find(|l| l.alias.eq_ignore_ascii_case(alias)) else {
+    let Some(settings) = config
+        .libraries
+        .iter()
+        .find(|l| l.alias.eq_ignore_ascii_case(alias))
+    else {
         let known: Vec<&str> = config.libraries.iter().map(|l| l.alias.as_str()).collect();
-        anyhow::bail!("no library has the alias {alias:?} (known aliases: {})", known.join(", "));
+        anyhow::bail!(
+            "no library has the alias {alias:?} (known aliases: {})",
+            known.join(", ")
+        );
     };
     let root = settings.resolved_path(&config.data_dir);
     let library = Library::open(root.clone(), settings.clone())
@@ -27,7 +34,10 @@ pub fn quarantine(config: &ConfigFile) -> anyhow::Result<Vec<QuarantineEntry>> {
 
 /// A plain table of items for people.
 pub fn items_table(items: &[ItemRecord]) -> String {
-    let mut out = format!("{:<25}  {:<16}  {:<30}  {:<40}  FILES\n", "RECEIVED", "KEY", "FROM", "SUBJECT");
+    let mut out = format!(
+        "{:<25}  {:<16}  {:<30}  {:<40}  FILES\n",
+        "RECEIVED", "KEY", "FROM", "SUBJECT"
+    );
     for i in items {
         out.push_str(&format!(
             "{:<25}  {:<16}  {:<30}  {:<40}  {}\n",
@@ -43,7 +53,10 @@ pub fn items_table(items: &[ItemRecord]) -> String {
 
 /// A plain table of quarantined messages for people.
 pub fn quarantine_table(entries: &[QuarantineEntry]) -> String {
-    let mut out = format!("{:<25}  {:<20}  {:<45}  REASON\n", "QUARANTINED", "CODE", "FILE");
+    let mut out = format!(
+        "{:<25}  {:<20}  {:<45}  REASON\n",
+        "QUARANTINED", "CODE", "FILE"
+    );
     for e in entries {
         out.push_str(&format!(
             "{:<25}  {:<20}  {:<45}  {}\n",

@@ -17,7 +17,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "postroom", version, about = "Files incoming email into document libraries, exactly once.")]
+#[command(
+    name = "postroom",
+    version,
+    about = "Files incoming email into document libraries, exactly once."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -91,10 +95,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Serve(args) => {
             let loaded = load(&args)?;
             telemetry::init(&loaded.config.log);
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(node::serve(loaded))
         }
-        Cmd::Items { alias, config, json } => {
+        Cmd::Items {
+            alias,
+            config,
+            json,
+        } => {
             let items = listing::items(&load(&config)?.config, &alias)?;
             print(json, &items, listing::items_table)
         }
@@ -109,13 +119,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Config(ConfigCmd::Defaults) => {
-            print!("{}", toml::to_string_pretty(&postroom_core::config::ConfigFile::embedded_defaults())?);
+            print!(
+                "{}",
+                toml::to_string_pretty(&postroom_core::config::ConfigFile::embedded_defaults())?
+            );
             Ok(())
         }
     }
 }
 
-fn print<T: serde::Serialize>(json: bool, rows: &[T], table: fn(&[T]) -> String) -> anyhow::Result<()> {
+fn print<T: serde::Serialize>(
+    json: bool,
+    rows: &[T],
+    table: fn(&[T]) -> String,
+) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(rows)?);
     } else {

@@ -45,7 +45,9 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_service_status("", tonic_health::ServingStatus::Serving).await;
+    health
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
     let grpc = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(health_service)
@@ -57,12 +59,21 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     );
 
     let by = format!("node {} ({})", cfg.cluster.node_id, loaded.source);
-    match farm.propose(Command::SetConfig { config: cfg.farm_config(), by }).await? {
+    match farm
+        .propose(Command::SetConfig {
+            config: cfg.farm_config(),
+            by,
+        })
+        .await?
+    {
         Response::ConfigSet { version, changed } => {
             info!(version, changed, source = %loaded.source, "farm configuration applied")
         }
         Response::ConfigRefused { problems } => {
-            bail!("the farm refused the configuration: {}", problems.join("; "))
+            bail!(
+                "the farm refused the configuration: {}",
+                problems.join("; ")
+            )
         }
         other => bail!("unexpected answer to the configuration change: {other:?}"),
     }

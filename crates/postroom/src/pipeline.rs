@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use postroom_cluster::Farm;
 use postroom_core::{
-    ClaimResult, Command, FencingToken, FinishResult, Finished, MessageKey, NodeId, Outcome, Response,
+    ClaimResult, Command, FencingToken, FinishResult, Finished, MessageKey, NodeId, Outcome,
+    Response,
 };
 use postroom_dropfolder::{Disposition, DropFolder, ReadyFile};
 use postroom_library::Quarantine;
@@ -70,11 +71,17 @@ impl Pipeline {
     }
 
     /// Take ready files until `shutdown`, then let the batches in flight finish.
-    pub async fn run(self: Arc<Self>, mut ready: mpsc::Receiver<ReadyFile>, shutdown: CancellationToken) {
+    pub async fn run(
+        self: Arc<Self>,
+        mut ready: mpsc::Receiver<ReadyFile>,
+        shutdown: CancellationToken,
+    ) {
         let slots = Arc::new(Semaphore::new(CONCURRENT_BATCHES));
         let mut batches = JoinSet::new();
         loop {
-            let Ok(slot) = slots.clone().acquire_owned().await else { break };
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                break;
+            };
             let first = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 file = ready.recv() => match file { Some(f) => f, None => break },
@@ -99,7 +106,10 @@ impl Pipeline {
     async fn process(self: &Arc<Self>, files: Vec<ReadyFile>) {
         let this = self.clone();
         let read = tokio::task::spawn_blocking(move || {
-            files.into_iter().map(|f| this.intake(&f.path)).collect::<Vec<_>>()
+            files
+                .into_iter()
+                .map(|f| this.intake(&f.path))
+                .collect::<Vec<_>>()
         });
         let Ok(received) = read.await else {
             error!("intake task failed");
@@ -111,7 +121,12 @@ impl Pipeline {
                 batch.push(m);
             } else {
                 // The same message in two files at once: look again when the first is done.
-                self.drop.done(&m.path, Disposition::RetryLater { retry_after: Duration::from_millis(200) });
+                self.drop.done(
+                    &m.path,
+                    Disposition::RetryLater {
+                        retry_after: Duration::from_millis(200),
+                    },
+                );
             }
         }
         if batch.is_empty() {
@@ -126,7 +141,9 @@ impl Pipeline {
     }
 
     fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<MessageKey>> {
-        self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Read one file; quarantine it here if it can never become a message.
@@ -156,13 +173,26 @@ impl Pipeline {
 
     fn retry(&self, path: &Path) {
         Counters::add(&self.counters.retries, 1);
-        self.drop.done(path, Disposition::RetryLater { retry_after: RETRY_AFTER });
+        self.drop.done(
+            path,
+            Disposition::RetryLater {
+                retry_after: RETRY_AFTER,
+            },
+        );
     }
 
     async fn claim_file_finish(self: &Arc<Self>, batch: Vec<Received>) {
         let ttl_ms = u64::try_from(self.lease_ttl.as_millis()).unwrap_or(u64::MAX);
         let keys = batch.iter().map(|m| m.key).collect();
-        let claims = match self.farm.propose(Command::Claim { keys, node: self.node, ttl_ms }).await {
+        let claims = match self
+            .farm
+            .propose(Command::Claim {
+                keys,
+                node: self.node,
+                ttl_ms,
+            })
+            .await
+        {
             Ok(Response::Claims(claims)) if claims.len() == batch.len() => claims,
             other => {
                 error!(result = ?other, "claim failed; files stay in the drop folder");
@@ -182,10 +212,16 @@ impl Pipeline {
                 ClaimResult::Held { by, .. } => {
                     debug!(message_key = %m.key, by, "claimed by another node");
                     Counters::add(&self.counters.held_elsewhere, 1);
-                    self.drop.done(&m.path, Disposition::RetryLater { retry_after: self.lease_ttl / 2 });
+                    self.drop.done(
+                        &m.path,
+                        Disposition::RetryLater {
+                            retry_after: self.lease_ttl / 2,
+                        },
+                    );
                 }
                 ClaimResult::Finished { outcome } => {
-                    let _span = info_span!("message", message_key = %m.key, node = self.node).entered();
+                    let _span =
+                        info_span!("message", message_key = %m.key, node = self.node).entered();
                     warn!(?outcome, source = %m.path.display(), "duplicate: this message was already finished; not filing it again");
                     Counters::add(&self.counters.duplicates, 1);
                     finished_before.push(m.path);
@@ -203,7 +239,8 @@ impl Pipeline {
     }
 
     async fn file_and_finish(self: &Arc<Self>, granted: Vec<Received>, tokens: Vec<FencingToken>) {
-        let sources: Vec<(PathBuf, MessageKey)> = granted.iter().map(|m| (m.path.clone(), m.key)).collect();
+        let sources: Vec<(PathBuf, MessageKey)> =
+            granted.iter().map(|m| (m.path.clone(), m.key)).collect();
         let Some(config) = self.farm.read(|s| s.config().cloned()) else {
             error!("the farm has no configuration yet; files stay in the drop folder");
             sources.iter().for_each(|(p, _)| self.retry(p));
@@ -235,7 +272,11 @@ impl Pipeline {
             match step {
                 Step::Done(outcome) => {
                     done.push((path, matches!(outcome, Outcome::Delivered { .. })));
-                    items.push(Finished { key, token, outcome });
+                    items.push(Finished {
+                        key,
+                        token,
+                        outcome,
+                    });
                 }
                 Step::Retry(why) => {
                     warn!(message_key = %key, source = %path.display(), reason = %why, "not filed yet; will retry");
@@ -259,7 +300,11 @@ impl Pipeline {
         for ((path, delivered), result) in done.into_iter().zip(results) {
             match result {
                 FinishResult::Recorded => {
-                    let counter = if delivered { &self.counters.filed } else { &self.counters.quarantined };
+                    let counter = if delivered {
+                        &self.counters.filed
+                    } else {
+                        &self.counters.quarantined
+                    };
                     Counters::add(counter, 1);
                     remove.push(path);
                 }
@@ -269,7 +314,12 @@ impl Pipeline {
                 }
                 FinishResult::Stale { current } => {
                     warn!(source = %path.display(), ?current, "lease lost to a newer claim before finishing; the new holder finishes it");
-                    self.drop.done(&path, Disposition::RetryLater { retry_after: self.lease_ttl });
+                    self.drop.done(
+                        &path,
+                        Disposition::RetryLater {
+                            retry_after: self.lease_ttl,
+                        },
+                    );
                 }
             }
         }
@@ -284,7 +334,9 @@ impl Pipeline {
             for path in paths {
                 match std::fs::remove_file(&path) {
                     Ok(()) => this.drop.done(&path, Disposition::Removed),
-                    Err(e) if e.kind() == ErrorKind::NotFound => this.drop.done(&path, Disposition::Removed),
+                    Err(e) if e.kind() == ErrorKind::NotFound => {
+                        this.drop.done(&path, Disposition::Removed)
+                    }
                     Err(e) => {
                         warn!(source = %path.display(), error = %e, "finished message cannot be removed from the drop folder; it will not be filed again");
                         Counters::add(&this.counters.undeletable_sources, 1);
@@ -302,5 +354,6 @@ impl Pipeline {
 /// The current UTC time as RFC 3339, for item metadata.
 fn now_rfc3339() -> String {
     let now = time::OffsetDateTime::now_utc();
-    now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

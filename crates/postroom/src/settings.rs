@@ -30,17 +30,22 @@ pub fn load(file: Option<&Path>, data_dir: Option<PathBuf>) -> anyhow::Result<Lo
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read config file {}", path.display()))?;
-            let config: ConfigFile = toml::from_str(&text)
-                .with_context(|| format!("config file {}", path.display()))?;
+            let config: ConfigFile =
+                toml::from_str(&text).with_context(|| format!("config file {}", path.display()))?;
             (config, format!("file:{}", path.display()))
         }
-        None => (ConfigFile::embedded_defaults(), "embedded defaults".to_string()),
+        None => (
+            ConfigFile::embedded_defaults(),
+            "embedded defaults".to_string(),
+        ),
     };
     apply_env(&mut config, |name| std::env::var(name).ok())?;
     if let Some(dir) = data_dir {
         config.data_dir = dir;
     }
-    config.validate().with_context(|| format!("configuration from {source}"))?;
+    config
+        .validate()
+        .with_context(|| format!("configuration from {source}"))?;
     Ok(Loaded { config, source })
 }
 
@@ -74,21 +79,38 @@ mod tests {
     fn env_overrides_apply_and_name_bad_values() {
         let mut cfg = ConfigFile::embedded_defaults();
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
         };
-        apply_env(&mut cfg, env(&[("POSTROOM_DATA_DIR", "/d"), ("POSTROOM_LOG_FORMAT", "json")]))
-            .unwrap();
+        apply_env(
+            &mut cfg,
+            env(&[("POSTROOM_DATA_DIR", "/d"), ("POSTROOM_LOG_FORMAT", "json")]),
+        )
+        .unwrap();
         assert_eq!(cfg.data_dir, PathBuf::from("/d"));
         assert_eq!(cfg.log.format, LogFormat::Json);
         let err = apply_env(&mut cfg, env(&[("POSTROOM_NODE_ID", "two")])).unwrap_err();
-        assert!(err.to_string().contains("POSTROOM_NODE_ID=\"two\""), "{err}");
+        assert!(
+            err.to_string().contains("POSTROOM_NODE_ID=\"two\""),
+            "{err}"
+        );
     }
 
     #[test]
     fn shipped_example_is_valid() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/examples/single-node.toml");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/examples/single-node.toml");
         let loaded = load(Some(&path), None).unwrap();
-        let aliases: Vec<_> = loaded.config.libraries.iter().map(|l| l.alias.as_str()).collect();
+        let aliases: Vec<_> = loaded
+            .config
+            .libraries
+            .iter()
+            .map(|l| l.alias.as_str())
+            .collect();
         assert_eq!(aliases, ["shared-documents", "announcements", "build-logs"]);
     }
 }
