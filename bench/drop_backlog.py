@@ -12,7 +12,7 @@ peak RSS (VmHWM). Usage:
 import argparse, base64, os, shutil, statistics, subprocess, sys, tempfile, time
 
 def message(i: int) -> bytes:
-    attachment = base64.encodebytes(os.urandom(3000)).replace(b"\n", b"\r\n")
+    attachment = base64.encodebytes(os.urandom(3400)).replace(b"\n", b"\r\n")
     return (
         f"x-sender: bench@contoso.com\r\n"
         f"x-receiver: shared-documents@sharepoint.contoso.local\r\n"

@@ -17,6 +17,7 @@ const DRAIN: Duration = Duration::from_secs(60);
 /// One row of `../shared/corpus/drop/EXPECTED.tsv`.
 struct Expected {
     file: String,
+    sender: String,
     recipients: Vec<String>,
 }
 
@@ -28,6 +29,7 @@ fn expected() -> Vec<Expected> {
             let cols: Vec<&str> = l.split('\t').collect();
             Expected {
                 file: cols[0].to_string(),
+                sender: cols[1].to_string(),
                 recipients: cols[2].split(',').map(str::to_string).collect(),
             }
         })
@@ -77,6 +79,25 @@ fn drop_corpus_lands_where_expected() {
         expected.sort();
         assert_eq!(got, expected, "items of {alias}");
         for item in &items {
+            let id = item["message_id"].as_str().unwrap();
+            let row = rows
+                .iter()
+                .find(|r| {
+                    message_id(&std::fs::read(corpus("drop").join(&r.file)).unwrap()).as_deref()
+                        == Some(id)
+                })
+                .unwrap();
+            assert_eq!(item["envelope_sender"], row.sender.as_str(), "{}", row.file);
+            let mut got: Vec<String> = item["envelope_recipients"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_ascii_lowercase())
+                .collect();
+            let mut want = row.recipients.clone();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "envelope of {}", row.file);
             assert_eq!(item["state"], "done");
             assert!(item["message_key"].as_str().unwrap().len() == 64);
             for f in item["files"].as_array().unwrap() {
@@ -147,7 +168,7 @@ fn python_email_corpus_is_filed_or_quarantined_and_the_node_keeps_serving() {
     // Every file of the folder, the images and sounds too, addressed to a library.
     let farm = Farm::new("");
     let node = farm.start();
-    let mut keys = HashSet::new();
+    let mut keys = Vec::new();
     let mut count = 0;
     for entry in std::fs::read_dir(corpus("python-email")).unwrap() {
         let path = entry.unwrap().path();
@@ -158,7 +179,10 @@ fn python_email_corpus_is_filed_or_quarantined_and_the_node_keeps_serving() {
         let mut bytes = envelope.into_bytes();
         bytes.extend_from_slice(&message);
         let rcpt = vec![format!("shared-documents@{DOMAIN}")];
-        keys.insert(MessageKey::compute("tester@contoso.com", &rcpt, &message).to_string());
+        keys.push((
+            MessageKey::compute("tester@contoso.com", &rcpt, &message).to_string(),
+            name.clone(),
+        ));
         farm.drop_file(&format!("{name}.eml"), &bytes);
         count += 1;
     }
@@ -172,24 +196,49 @@ fn python_email_corpus_is_filed_or_quarantined_and_the_node_keeps_serving() {
         .iter()
         .map(|i| i["message_key"].as_str().unwrap().to_string())
         .collect();
-    let quarantined: HashSet<String> = farm
-        .quarantine()
+    let quarantine = farm.quarantine();
+    let quarantined: HashSet<String> = quarantine
         .iter()
         .filter_map(|q| q["message_key"].as_str().map(str::to_string))
         .collect();
-    for key in &keys {
-        assert!(
-            filed.contains(key) || quarantined.contains(key),
-            "message {key} neither filed nor quarantined"
-        );
+    for (key, name) in &keys {
+        if name.starts_with("msg_") {
+            assert!(
+                filed.contains(key),
+                "{name} is a real message and was not filed"
+            );
+        } else {
+            assert!(
+                filed.contains(key) || quarantined.contains(key),
+                "{name} neither filed nor quarantined"
+            );
+        }
     }
-    let messages = keys.len() - 17; // the 17 image/sound files may be quarantined
-    assert!(
-        filed.len() >= messages * 9 / 10,
-        "only {} of {} filed",
-        filed.len(),
-        keys.len()
-    );
+    for q in &quarantine {
+        assert!(
+            !q["code"].as_str().unwrap().is_empty() && !q["reason"].as_str().unwrap().is_empty(),
+            "{q}"
+        );
+        let name = q["source"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .trim_end_matches(".eml")
+            .to_string();
+        let mut original =
+            format!("X-Sender: tester@contoso.com\r\nX-Receiver: shared-documents@{DOMAIN}\r\n")
+                .into_bytes();
+        original.extend(std::fs::read(corpus("python-email").join(&name)).unwrap());
+        let stored = std::fs::read(
+            farm.data_dir()
+                .join("quarantine")
+                .join(q["file"].as_str().unwrap()),
+        )
+        .unwrap();
+        assert_eq!(stored, original, "quarantined copy of {name} differs");
+    }
 
     // Still serving: a new message is filed.
     assert!(!node.exited());
@@ -268,5 +317,29 @@ fn undeletable_source_is_filed_once_not_on_every_poll() {
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(farm.items("shared-documents").len(), 1);
     assert_eq!(node.log_text().matches("cannot be removed").count(), 1);
+    node.stop();
+}
+
+#[test]
+fn undeletable_unparsable_file_is_quarantined_once_not_on_every_poll() {
+    let farm = Farm::new("");
+    let name = "junk.eml";
+    std::fs::write(farm.drop_dir().join(name), b"\x00\x01 not a message at all").unwrap();
+    let _guard = Immutable::set(farm.drop_dir().join(name));
+    let node = farm.start();
+    wait_until(DRAIN, "quarantine reason written", || {
+        !farm.quarantine().is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(2)); // several polls (300 ms each)
+    let quarantine = farm.quarantine();
+    assert_eq!(quarantine.len(), 1, "{quarantine:#?}");
+    assert_eq!(quarantine[0]["code"], "no_envelope");
+    assert!(farm.drop_dir().join(name).exists());
+    assert_eq!(
+        node.log_text()
+            .matches("cannot move drop file to quarantine")
+            .count(),
+        1
+    );
     node.stop();
 }

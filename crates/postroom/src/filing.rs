@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use postroom_core::config::{FarmConfig, LibrarySettings};
 use postroom_core::route::{route, RefusalReason};
-use postroom_core::Outcome;
+use postroom_core::{MessageKey, Outcome};
 use postroom_library::{
     FileOutcome, FileToWrite, ItemMetadata, ItemToFile, Library, Quarantine, QuarantineReason,
 };
@@ -61,6 +61,8 @@ pub struct FilingContext<'a> {
     pub quarantine: &'a Quarantine,
     pub node: u64,
     pub received_at: String,
+    /// Messages whose filing failed too often: quarantine them with the last error instead.
+    pub give_up: &'a HashMap<MessageKey, String>,
 }
 
 /// A message's plan after routing and parsing.
@@ -72,7 +74,17 @@ struct Plan {
 
 /// File a batch of claimed messages; one [`Step`] per message, in order.
 pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
-    let plans: Vec<Plan> = batch.iter().map(|m| plan(ctx.config, m)).collect();
+    let plans: Vec<Plan> = batch
+        .iter()
+        .map(|m| match ctx.give_up.get(&m.key) {
+            Some(last) => Plan {
+                libraries: Vec::new(),
+                parsed: None,
+                quarantine: Some(("filing_failed", format!("filing failed repeatedly: {last}"))),
+            },
+            None => plan(ctx.config, m),
+        })
+        .collect();
     let mut failures: Vec<Option<String>> = vec![None; batch.len()];
 
     // One durable batch per library.
@@ -101,7 +113,18 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
             .iter()
             .map(|&i| item_to_file(ctx, &batch[i], &plans[i]))
             .collect();
-        for (&i, result) in members.iter().zip(library.file_batch(&items)) {
+        let results = library.file_batch(&items);
+        if results.len() != members.len() {
+            for &i in &members {
+                failures[i] = Some(format!(
+                    "library {alias:?}: {} results for {} items",
+                    results.len(),
+                    members.len()
+                ));
+            }
+            continue;
+        }
+        for (&i, result) in members.iter().zip(results) {
             let m = &batch[i];
             let _span =
                 info_span!("message", message_key = %m.key, library = alias, node = ctx.node)
@@ -182,17 +205,25 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
             quarantine,
         };
     }
-    match parse_message(m.message()) {
-        Ok(parsed) => Plan {
-            libraries: route.libraries,
-            parsed: Some(parsed),
-            quarantine,
-        },
-        Err(e) => Plan {
-            libraries: Vec::new(),
-            parsed: None,
-            quarantine: Some(("unparsable", format!("the message cannot be parsed: {e}"))),
-        },
+    let parsed = std::panic::catch_unwind(|| parse_message(m.message()));
+    let failure = match parsed {
+        Ok(Ok(parsed)) => {
+            return Plan {
+                libraries: route.libraries,
+                parsed: Some(parsed),
+                quarantine,
+            }
+        }
+        Ok(Err(e)) => ("unparsable", format!("the message cannot be parsed: {e}")),
+        Err(_) => (
+            "parser_panic",
+            "the MIME parser failed on this message (a bug: please report it)".into(),
+        ),
+    };
+    Plan {
+        libraries: Vec::new(),
+        parsed: None,
+        quarantine: Some(failure),
     }
 }
 

@@ -38,6 +38,10 @@ pub enum Intake {
         code: &'static str,
         reason: String,
     },
+    /// A read error that may pass (too many open files, a network share hiccup): try again later.
+    Retry {
+        reason: String,
+    },
 }
 
 /// Read and key one drop file.
@@ -46,10 +50,16 @@ pub fn read(path: &Path) -> Intake {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == ErrorKind::NotFound => return Intake::Vanished,
         Err(e) => {
-            return Intake::Quarantine {
-                code: "unreadable",
-                reason: format!("cannot read drop file {}: {e}", path.display()),
-            }
+            let reason = format!("cannot read drop file {}: {e}", path.display());
+            return match e.kind() {
+                ErrorKind::PermissionDenied | ErrorKind::InvalidData | ErrorKind::IsADirectory => {
+                    Intake::Quarantine {
+                        code: "unreadable",
+                        reason,
+                    }
+                }
+                _ => Intake::Retry { reason },
+            };
         }
     };
     if bytes.is_empty() {
@@ -58,13 +68,23 @@ pub fn read(path: &Path) -> Intake {
             reason: "the drop file is empty".into(),
         };
     }
-    let (envelope, message_len) = match parse_drop_file(&bytes) {
-        Ok(drop) => (drop.envelope, drop.message.len()),
-        Err(e) => {
+    let parsed = std::panic::catch_unwind(|| {
+        parse_drop_file(&bytes).map(|drop| (drop.envelope, drop.message.len()))
+    });
+    let (envelope, message_len) = match parsed {
+        Ok(Ok(parsed)) => parsed,
+        Ok(Err(e)) => {
             return Intake::Quarantine {
                 code: "no_envelope",
                 reason: e.to_string(),
             }
+        }
+        Err(_) => {
+            let reason = "the envelope parser failed on this file (a bug: please report it)".into();
+            return Intake::Quarantine {
+                code: "parser_panic",
+                reason,
+            };
         }
     };
     let message_start = bytes.len().saturating_sub(message_len);

@@ -4,7 +4,7 @@
 //! drop folder. Batches form naturally under load; two run at once so reading
 //! and parsing overlap the other batch's disk and Raft waits.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -30,8 +30,27 @@ use crate::intake::{self, Intake, Received};
 const MAX_BATCH: usize = 512;
 /// Batches in flight at once.
 const CONCURRENT_BATCHES: usize = 2;
+/// How long a Raft proposal may take before the batch is retried.
+const PROPOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Filing attempts before a message is quarantined with its last error.
+const MAX_FILING_ATTEMPTS: u32 = 5;
 /// How soon to look again at a file whose processing failed.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// Keys being worked on by a batch; released when the batch ends, even by a panic.
+struct InFlight<'a> {
+    pipeline: &'a Pipeline,
+    keys: Vec<MessageKey>,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut set = self.pipeline.lock_in_flight();
+        for k in &self.keys {
+            set.remove(k);
+        }
+    }
+}
 
 /// One node's intake pipeline for its drop folder.
 pub struct Pipeline {
@@ -44,6 +63,8 @@ pub struct Pipeline {
     pub libraries: Libraries,
     pub counters: Arc<Counters>,
     in_flight: Mutex<HashSet<MessageKey>>,
+    /// Failed filing attempts per message, with the last error.
+    attempts: Mutex<HashMap<MessageKey, (u32, String)>>,
 }
 
 impl Pipeline {
@@ -67,6 +88,7 @@ impl Pipeline {
             libraries: Libraries::default(),
             counters,
             in_flight: Mutex::new(HashSet::new()),
+            attempts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -98,12 +120,17 @@ impl Pipeline {
                 this.process(files).await;
                 drop(slot);
             });
-            while batches.try_join_next().is_some() {}
+            while let Some(done) = batches.try_join_next() {
+                log_batch_end(done);
+            }
         }
-        while batches.join_next().await.is_some() {}
+        while let Some(done) = batches.join_next().await {
+            log_batch_end(done);
+        }
     }
 
     async fn process(self: &Arc<Self>, files: Vec<ReadyFile>) {
+        let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
         let this = self.clone();
         let read = tokio::task::spawn_blocking(move || {
             files
@@ -111,33 +138,52 @@ impl Pipeline {
                 .map(|f| this.intake(&f.path))
                 .collect::<Vec<_>>()
         });
-        let Ok(received) = read.await else {
-            error!("intake task failed");
-            return;
+        let received = match read.await {
+            Ok(received) => received,
+            Err(e) => {
+                error!(error = %e, files = paths.len(), "intake task failed; the files stay in the drop folder");
+                paths.iter().for_each(|p| self.retry(p));
+                return;
+            }
         };
         let mut batch = Vec::new();
+        let mut in_flight = InFlight {
+            pipeline: self,
+            keys: Vec::new(),
+        };
         for m in received.into_iter().flatten() {
             if self.lock_in_flight().insert(m.key) {
+                in_flight.keys.push(m.key);
                 batch.push(m);
             } else {
                 // The same message in two files at once: look again when the first is done.
-                self.drop.done(
-                    &m.path,
-                    Disposition::RetryLater {
-                        retry_after: Duration::from_millis(200),
-                    },
-                );
+                let retry_after = Duration::from_millis(200);
+                self.drop
+                    .done(&m.path, Disposition::RetryLater { retry_after });
             }
         }
-        if batch.is_empty() {
-            return;
+        if !batch.is_empty() {
+            self.claim_file_finish(batch).await;
         }
-        let keys: Vec<MessageKey> = batch.iter().map(|m| m.key).collect();
-        self.claim_file_finish(batch).await;
-        let mut in_flight = self.lock_in_flight();
-        for k in &keys {
-            in_flight.remove(k);
-        }
+        drop(in_flight);
+    }
+
+    fn lock_attempts(&self) -> std::sync::MutexGuard<'_, HashMap<MessageKey, (u32, String)>> {
+        self.attempts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Messages that failed to file [`MAX_FILING_ATTEMPTS`] times, with their last error.
+    fn failed_too_often(&self, sources: &[(PathBuf, MessageKey)]) -> HashMap<MessageKey, String> {
+        let attempts = self.lock_attempts();
+        sources
+            .iter()
+            .filter_map(|(_, key)| match attempts.get(key) {
+                Some((n, last)) if *n >= MAX_FILING_ATTEMPTS => Some((*key, last.clone())),
+                _ => None,
+            })
+            .collect()
     }
 
     fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<MessageKey>> {
@@ -162,10 +208,17 @@ impl Pipeline {
                         self.drop.done(path, Disposition::Removed);
                     }
                     Err(e) => {
-                        error!(source = %path.display(), error = %e, "cannot quarantine drop file");
-                        self.retry(path);
+                        // Not retried in a loop: a file that cannot be moved gets one reason
+                        // file, and is offered again only if it changes.
+                        error!(source = %path.display(), code, reason = %reason, error = %e, "cannot move drop file to quarantine; leaving it in place");
+                        self.drop.done(path, Disposition::Kept);
                     }
                 }
+                None
+            }
+            Intake::Retry { reason } => {
+                warn!(source = %path.display(), reason = %reason, "cannot read drop file now; will retry");
+                self.retry(path);
                 None
             }
         }
@@ -184,15 +237,12 @@ impl Pipeline {
     async fn claim_file_finish(self: &Arc<Self>, batch: Vec<Received>) {
         let ttl_ms = u64::try_from(self.lease_ttl.as_millis()).unwrap_or(u64::MAX);
         let keys = batch.iter().map(|m| m.key).collect();
-        let claims = match self
-            .farm
-            .propose(Command::Claim {
-                keys,
-                node: self.node,
-                ttl_ms,
-            })
-            .await
-        {
+        let claim = Command::Claim {
+            keys,
+            node: self.node,
+            ttl_ms,
+        };
+        let claims = match propose(&self.farm, claim).await {
             Ok(Response::Claims(claims)) if claims.len() == batch.len() => claims,
             other => {
                 error!(result = ?other, "claim failed; files stay in the drop folder");
@@ -246,6 +296,7 @@ impl Pipeline {
             sources.iter().for_each(|(p, _)| self.retry(p));
             return;
         };
+        let give_up = self.failed_too_often(&sources);
         let this = self.clone();
         let received_at = now_rfc3339();
         let filed = tokio::task::spawn_blocking(move || {
@@ -256,14 +307,18 @@ impl Pipeline {
                 quarantine: &this.quarantine,
                 node: this.node,
                 received_at,
+                give_up: &give_up,
             };
             filing::file_batch(&ctx, &granted)
         })
         .await;
-        let Ok(steps) = filed else {
-            error!("filing task failed; files stay in the drop folder");
-            sources.iter().for_each(|(p, _)| self.retry(p));
-            return;
+        let steps = match filed {
+            Ok(steps) if steps.len() == sources.len() => steps,
+            other => {
+                error!(result = ?other.map(|s| s.len()), "filing task failed; files stay in the drop folder");
+                sources.iter().for_each(|(p, _)| self.retry(p));
+                return;
+            }
         };
 
         let mut items = Vec::new();
@@ -271,6 +326,7 @@ impl Pipeline {
         for (((path, key), step), token) in sources.into_iter().zip(steps).zip(tokens) {
             match step {
                 Step::Done(outcome) => {
+                    self.lock_attempts().remove(&key);
                     done.push((path, matches!(outcome, Outcome::Delivered { .. })));
                     items.push(Finished {
                         key,
@@ -280,7 +336,14 @@ impl Pipeline {
                 }
                 Step::Retry(why) => {
                     warn!(message_key = %key, source = %path.display(), reason = %why, "not filed yet; will retry");
-                    self.retry(&path);
+                    let mut attempts = self.lock_attempts();
+                    let entry = attempts.entry(key).or_insert((0, String::new()));
+                    *entry = (entry.0 + 1, why);
+                    let retry_after = RETRY_AFTER * entry.0;
+                    drop(attempts);
+                    Counters::add(&self.counters.retries, 1);
+                    self.drop
+                        .done(&path, Disposition::RetryLater { retry_after });
                 }
             }
         }
@@ -288,7 +351,7 @@ impl Pipeline {
             return;
         }
         let count = items.len();
-        let results = match self.farm.propose(Command::Finish { items }).await {
+        let results = match propose(&self.farm, Command::Finish { items }).await {
             Ok(Response::Finishes(results)) if results.len() == count => results,
             other => {
                 error!(result = ?other, "finish failed; files stay in the drop folder");
@@ -348,6 +411,20 @@ impl Pipeline {
         if removed.await.is_err() {
             error!("source removal task failed");
         }
+    }
+}
+
+fn log_batch_end(result: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = result {
+        error!(error = %e, "a batch failed; its files are offered again after a restart");
+    }
+}
+
+/// Replicate one command, giving up after [`PROPOSE_TIMEOUT`] (no quorum, no leader).
+async fn propose(farm: &Farm, command: Command) -> anyhow::Result<Response> {
+    match tokio::time::timeout(PROPOSE_TIMEOUT, farm.propose(command)).await {
+        Ok(result) => Ok(result?),
+        Err(_) => anyhow::bail!("no answer from the farm within {PROPOSE_TIMEOUT:?}"),
     }
 }
 
