@@ -387,5 +387,5 @@ pub enum AttachmentFolders {
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
+#[path = "config_test.rs"]
 mod tests;

@@ -419,5 +419,5 @@ impl<'de> Deserialize<'de> for FarmState {
 }
 
 #[cfg(test)]
-#[path = "state_tests.rs"]
+#[path = "state_test.rs"]
 mod tests;
