@@ -10,6 +10,7 @@ pub mod address;
 pub mod config;
 mod error;
 pub mod key;
+pub mod names;
 pub mod route;
 pub mod state;
 pub mod units;

@@ -12,8 +12,8 @@ use postroom_core::MessageKey;
 use serde::{Deserialize, Serialize};
 
 use crate::durable;
-use crate::names::is_safe_component;
 use crate::LibraryError;
+use postroom_core::names::is_safe_component;
 
 /// Metadata of a message to file (already parsed by the caller).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,9 +11,10 @@ use postroom_core::config::{AttachmentFolders, LibrarySettings};
 
 use crate::durable::{self, Existing};
 use crate::item::{join_planned, ItemToFile};
-use crate::names::{candidates, fit_name, safe_component};
+use crate::names::candidates;
 use crate::store::Dirs;
 use crate::LibraryError;
+use postroom_core::names::{fit_name, safe_component};
 
 /// How many numbered variants of a name to try before giving up.
 const MAX_NAME_TRIES: usize = 10_000;

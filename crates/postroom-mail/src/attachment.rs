@@ -5,7 +5,7 @@ use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
 
-use crate::filename::safe_file_name;
+use postroom_core::names::{safe_component, safe_file_name};
 
 /// One attachment of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +64,7 @@ fn derived_name(part: &MessagePart<'_>, content_type: &str, number: usize) -> St
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .unwrap_or("message");
-        return safe_file_name(&format!("{subject}.eml"), "message.eml");
+        return safe_component(&format!("{subject}.eml"), "message.eml");
     }
     format!("attachment-{number}.{}", extension_for(content_type))
 }
@@ -178,7 +178,7 @@ Content-Type: text/csv\r\nContent-Disposition: attachment\r\n\r\na;b\xfc\r\nc;d\
             [
                 "attachment-1.bin",
                 "attachment-2.png",
-                "news.eml",
+                "Inner _ news.eml",
                 "message.eml"
             ]
         );

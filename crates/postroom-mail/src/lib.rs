@@ -15,12 +15,11 @@ mod address;
 mod attachment;
 mod envelope;
 mod error;
-mod filename;
 mod lines;
 mod message;
 
 pub use attachment::Attachment;
 pub use envelope::{parse_drop_file, DropFile, Envelope, EnvelopeSource};
 pub use error::MailError;
-pub use filename::safe_file_name;
 pub use message::{parse_message, ParsedMessage};
+pub use postroom_core::names::safe_file_name;
