@@ -313,8 +313,10 @@ fn check_plan(dirs: &Dirs, record: &ItemRecord, actual: usize) -> Result<(), Lib
         return Ok(());
     }
     Err(LibraryError::PlanMismatch {
-        path: dirs.items_path().join(record_name(&record.message_key)),
-        key: record.message_key.to_string(),
+        path: dirs
+            .items_path()
+            .join(record_name(&record.meta.message_key)),
+        key: record.meta.message_key.to_string(),
         planned: record.files.len(),
         actual,
     })

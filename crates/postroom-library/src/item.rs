@@ -61,23 +61,15 @@ pub enum ItemState {
     Done,
 }
 
-/// The record of one filed (or being filed) message.
+/// The record of one filed (or being filed) message. In JSON the metadata
+/// fields sit at the top level beside `library`, `state` and `files`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemRecord {
-    pub message_key: MessageKey,
     /// Alias of the library.
     pub library: String,
     pub state: ItemState,
-    pub message_id: Option<String>,
-    pub from: Option<String>,
-    pub from_address: Option<String>,
-    pub to: Vec<String>,
-    pub cc: Vec<String>,
-    pub subject: Option<String>,
-    pub date: Option<String>,
-    pub received: String,
-    pub envelope_sender: String,
-    pub envelope_recipients: Vec<String>,
+    #[serde(flatten)]
+    pub meta: ItemMetadata,
     /// Paths relative to the library folder, `/`-separated, e.g.
     /// `Invoice 4711/Quarterly report.pdf`.
     pub files: Vec<String>,
@@ -89,38 +81,11 @@ impl ItemRecord {
     /// A record in state `writing` that plans `files`.
     pub(crate) fn writing(meta: &ItemMetadata, library: &str, files: Vec<String>) -> Self {
         ItemRecord {
-            message_key: meta.message_key,
             library: library.to_string(),
             state: ItemState::Writing,
-            message_id: meta.message_id.clone(),
-            from: meta.from.clone(),
-            from_address: meta.from_address.clone(),
-            to: meta.to.clone(),
-            cc: meta.cc.clone(),
-            subject: meta.subject.clone(),
-            date: meta.date.clone(),
-            received: meta.received.clone(),
-            envelope_sender: meta.envelope_sender.clone(),
-            envelope_recipients: meta.envelope_recipients.clone(),
+            meta: meta.clone(),
             files,
             filed_at: None,
-        }
-    }
-
-    /// The message metadata this record keeps.
-    pub fn metadata(&self) -> ItemMetadata {
-        ItemMetadata {
-            message_key: self.message_key,
-            message_id: self.message_id.clone(),
-            from: self.from.clone(),
-            from_address: self.from_address.clone(),
-            to: self.to.clone(),
-            cc: self.cc.clone(),
-            subject: self.subject.clone(),
-            date: self.date.clone(),
-            received: self.received.clone(),
-            envelope_sender: self.envelope_sender.clone(),
-            envelope_recipients: self.envelope_recipients.clone(),
         }
     }
 }
@@ -183,10 +148,10 @@ pub(crate) fn parse_record(
     };
     let record: ItemRecord = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
     if let Some(key) = expected {
-        if record.message_key != *key {
+        if record.meta.message_key != *key {
             return Err(corrupt(format!(
                 "it holds message key {}",
-                record.message_key
+                record.meta.message_key
             )));
         }
     }
@@ -265,7 +230,7 @@ mod tests {
         assert_eq!(value["message_key"], meta.message_key.to_string());
         assert_eq!(value["subject"], "Hello");
         assert_eq!(value["files"][0], "a.pdf");
-        assert_eq!(record.metadata(), meta);
+        assert_eq!(record.meta, meta);
         let path = Path::new("/x/k.json");
         let back = parse_record(
             &encode_record(&record).unwrap(),

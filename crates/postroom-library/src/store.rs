@@ -134,9 +134,9 @@ impl Library {
         // then by the text, then by key, so the order is total and stable.
         records.sort_by_cached_key(|r| {
             (
-                clock::parse_rfc3339(&r.received),
-                r.received.clone(),
-                r.message_key,
+                clock::parse_rfc3339(&r.meta.received),
+                r.meta.received.clone(),
+                r.meta.message_key,
             )
         });
         Ok(records)

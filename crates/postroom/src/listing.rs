@@ -41,10 +41,10 @@ pub fn items_table(items: &[ItemRecord]) -> String {
     for i in items {
         out.push_str(&format!(
             "{:<25}  {:<16}  {:<30}  {:<40}  {}\n",
-            clip(&i.received, 25),
-            &i.message_key.short(),
-            clip(i.from.as_deref().unwrap_or("-"), 30),
-            clip(i.subject.as_deref().unwrap_or("(no subject)"), 40),
+            clip(&i.meta.received, 25),
+            &i.meta.message_key.short(),
+            clip(i.meta.from.as_deref().unwrap_or("-"), 30),
+            clip(i.meta.subject.as_deref().unwrap_or("(no subject)"), 40),
             i.files.join(", ")
         ));
     }

@@ -10,7 +10,7 @@ use crate::ItemState;
 fn write_record(root: &Path, record: &ItemRecord) {
     let path = root
         .join(".postroom/items")
-        .join(format!("{}.json", record.message_key));
+        .join(format!("{}.json", record.meta.message_key));
     std::fs::write(path, encode_record(record).unwrap()).unwrap();
 }
 

@@ -271,7 +271,7 @@ fn items_are_sorted_by_time_received() {
         .items()
         .unwrap()
         .into_iter()
-        .map(|r| r.message_key)
+        .map(|r| r.meta.message_key)
         .collect();
     assert_eq!(keys, [key("early"), key("late")]);
 }
