@@ -343,3 +343,65 @@ fn undeletable_unparsable_file_is_quarantined_once_not_on_every_poll() {
     );
     node.stop();
 }
+
+#[test]
+fn disabled_library_and_unknown_alias_are_quarantined_while_good_recipients_are_filed() {
+    let farm = Farm::new("[[library]]\nname = \"Archive\"\nalias = \"archive\"\nenabled = false\n");
+    let node = farm.start();
+    let mixed = format!(
+        "x-sender: alice@contoso.com\r\nx-receiver: shared-documents@{DOMAIN}\r\nx-receiver: announcements@{DOMAIN}\r\n\
+         x-receiver: nobody@{DOMAIN}\r\nx-receiver: someone@contoso.com\r\nSubject: mixed\r\nMessage-ID: <mixed@x>\r\n\r\nbody\r\n"
+    );
+    let archived = format!(
+        "x-sender: alice@contoso.com\r\nx-receiver: archive@{DOMAIN}\r\nSubject: old\r\nMessage-ID: <old@x>\r\n\r\nbody\r\n"
+    );
+    farm.drop_file("mixed.eml", mixed.as_bytes());
+    farm.drop_file("archived.eml", archived.as_bytes());
+    wait_until(DRAIN, "drop folder drained", || {
+        farm.drop_backlog().is_empty()
+    });
+
+    for alias in ["shared-documents", "announcements"] {
+        let items = farm.items(alias);
+        assert_eq!(items.len(), 1, "{alias}: {items:#?}");
+        assert_eq!(items[0]["message_id"], "mixed@x");
+    }
+    assert!(farm.items("build-logs").is_empty());
+    assert!(
+        !farm.library_dir("archive").join(".postroom/items").exists(),
+        "a disabled library got mail"
+    );
+
+    let quarantine = farm.quarantine();
+    assert_eq!(quarantine.len(), 2, "{quarantine:#?}");
+    let by_source = |name: &str| {
+        quarantine
+            .iter()
+            .find(|q| q["source"].as_str().unwrap().ends_with(name))
+            .unwrap()
+            .clone()
+    };
+    let q = by_source("mixed.eml");
+    assert_eq!(q["code"], "unknown_alias");
+    assert!(q["reason"].as_str().unwrap().contains("\"nobody\""), "{q}");
+    assert!(
+        !q["reason"]
+            .as_str()
+            .unwrap()
+            .contains("someone@contoso.com"),
+        "foreign recipients are not ours: {q}"
+    );
+    let q = by_source("archived.eml");
+    assert_eq!(q["code"], "library_disabled");
+    assert!(q["reason"].as_str().unwrap().contains("\"Archive\""), "{q}");
+    assert_eq!(
+        std::fs::read(
+            farm.data_dir()
+                .join("quarantine")
+                .join(q["file"].as_str().unwrap())
+        )
+        .unwrap(),
+        archived.as_bytes()
+    );
+    node.stop();
+}
