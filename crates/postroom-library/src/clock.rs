@@ -18,16 +18,16 @@ pub(crate) fn now_rfc3339() -> String {
 /// `at` as RFC 3339 UTC with exactly six fractional digits, so that these
 /// strings sort in time order.
 pub(crate) fn rfc3339(at: SystemTime) -> String {
+    utc(at, "-", ":")
+}
+
+/// `2026-01-02T03:04:05.123456Z` with the given date and time separators.
+fn utc(at: SystemTime, date_sep: &str, time_sep: &str) -> String {
     let t = OffsetDateTime::from(at);
+    let (y, mo, d) = (t.year(), u8::from(t.month()), t.day());
+    let (h, mi, s, us) = (t.hour(), t.minute(), t.second(), t.microsecond());
     format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
+        "{y:04}{date_sep}{mo:02}{date_sep}{d:02}T{h:02}{time_sep}{mi:02}{time_sep}{s:02}.{us:06}Z"
     )
 }
 
@@ -39,17 +39,7 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
 /// The current time for file names that sort by age:
 /// `20260102T030405.123456Z`.
 pub(crate) fn now_compact() -> String {
-    let t = OffsetDateTime::from(SystemTime::now());
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}.{:06}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    )
+    utc(SystemTime::now(), "", "")
 }
 
 /// 16 hex digits that no other call, thread or process on this machine (or,

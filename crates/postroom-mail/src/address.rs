@@ -57,6 +57,11 @@ pub(crate) fn header_address(raw: &str) -> Option<String> {
 
 /// Byte offset of the first `needle` outside a double-quoted string.
 fn first_unquoted(value: &str, needle: char) -> Option<usize> {
+    first_unquoted_matching(value, |c| c == needle)
+}
+
+/// Byte offset of the first character matching `pred` outside a double-quoted string.
+fn first_unquoted_matching(value: &str, pred: impl Fn(char) -> bool) -> Option<usize> {
     let mut in_quotes = false;
     let mut escaped = false;
     for (i, c) in value.char_indices() {
@@ -66,7 +71,7 @@ fn first_unquoted(value: &str, needle: char) -> Option<usize> {
             escaped = true;
         } else if c == '"' {
             in_quotes = !in_quotes;
-        } else if c == needle && !in_quotes {
+        } else if pred(c) && !in_quotes {
             return Some(i);
         }
     }
@@ -75,26 +80,8 @@ fn first_unquoted(value: &str, needle: char) -> Option<usize> {
 
 /// The first whitespace-delimited token, with quoted strings kept whole.
 fn first_token(value: &str) -> &str {
-    let end = first_unquoted_whitespace(value).unwrap_or(value.len());
+    let end = first_unquoted_matching(value, char::is_whitespace).unwrap_or(value.len());
     value.get(..end).unwrap_or(value)
-}
-
-/// Byte offset of the first whitespace character outside a quoted string.
-fn first_unquoted_whitespace(value: &str) -> Option<usize> {
-    let mut in_quotes = false;
-    let mut escaped = false;
-    for (i, c) in value.char_indices() {
-        if escaped {
-            escaped = false;
-        } else if in_quotes && c == '\\' {
-            escaped = true;
-        } else if c == '"' {
-            in_quotes = !in_quotes;
-        } else if c.is_whitespace() && !in_quotes {
-            return Some(i);
-        }
-    }
-    None
 }
 
 /// Removes an obsolete source route: `@relay1,@relay2:user@host` → `user@host`.
