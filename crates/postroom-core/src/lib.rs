@@ -9,6 +9,7 @@
 pub mod address;
 pub mod config;
 mod error;
+mod headers;
 pub mod key;
 pub mod names;
 pub mod route;
@@ -16,6 +17,7 @@ pub mod state;
 pub mod units;
 
 pub use error::CoreError;
+pub use headers::MessageHeaders;
 pub use key::MessageKey;
 pub use state::{
     ClaimResult, Command, FarmState, FencingToken, FinishResult, Finished, NodeId, Outcome,

@@ -14,21 +14,14 @@ use serde::{Deserialize, Serialize};
 use crate::durable;
 use crate::LibraryError;
 use postroom_core::names::is_safe_component;
+use postroom_core::MessageHeaders;
 
 /// Metadata of a message to file (already parsed by the caller).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemMetadata {
     pub message_key: MessageKey,
-    pub message_id: Option<String>,
-    /// The `From:` header as written (display name and address).
-    pub from: Option<String>,
-    /// The address part of `From:`.
-    pub from_address: Option<String>,
-    pub to: Vec<String>,
-    pub cc: Vec<String>,
-    pub subject: Option<String>,
-    /// The `Date:` header as RFC 3339.
-    pub date: Option<String>,
+    #[serde(flatten)]
+    pub headers: MessageHeaders,
     /// RFC 3339 UTC: when postroom received the message.
     pub received: String,
     pub envelope_sender: String,
@@ -212,13 +205,15 @@ mod tests {
     fn record_json_shape() {
         let meta = ItemMetadata {
             message_key: MessageKey::compute("a@x", &["l@d".to_string()], b"m"),
-            message_id: Some("<m1@x>".into()),
-            from: Some("A <a@x>".into()),
-            from_address: Some("a@x".into()),
-            to: vec!["l@d".into()],
-            cc: vec![],
-            subject: Some("Hello".into()),
-            date: None,
+            headers: MessageHeaders {
+                message_id: Some("<m1@x>".into()),
+                from: Some("A <a@x>".into()),
+                from_address: Some("a@x".into()),
+                to: vec!["l@d".into()],
+                cc: vec![],
+                subject: Some("Hello".into()),
+                date: None,
+            },
             received: "2026-01-01T00:00:00Z".into(),
             envelope_sender: "a@x".into(),
             envelope_recipients: vec!["l@d".into()],

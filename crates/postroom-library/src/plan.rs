@@ -68,11 +68,11 @@ fn item_folder(settings: &LibrarySettings, item: &ItemToFile<'_>) -> Option<Stri
     match settings.attachment_folders {
         AttachmentFolders::Root => None,
         AttachmentFolders::Subject => Some(safe_component(
-            meta.subject.as_deref().unwrap_or(""),
+            meta.headers.subject.as_deref().unwrap_or(""),
             "(no subject)",
         )),
         AttachmentFolders::Sender => {
-            let sender = non_empty(meta.from_address.as_deref())
+            let sender = non_empty(meta.headers.from_address.as_deref())
                 .or_else(|| non_empty(Some(meta.envelope_sender.as_str())))
                 .unwrap_or("");
             Some(safe_component(sender, "unknown sender"))
@@ -108,10 +108,11 @@ pub(crate) fn plan_new(
     if settings.save_original {
         let meta = &item.meta;
         let id = meta
+            .headers
             .message_id
             .as_deref()
             .map(|id| id.trim().trim_matches(['<', '>']));
-        let stem = non_empty(meta.subject.as_deref())
+        let stem = non_empty(meta.headers.subject.as_deref())
             .or(non_empty(id))
             .map(str::to_string);
         let stem = safe_component(&stem.unwrap_or_else(|| meta.message_key.short()), "message");

@@ -2,27 +2,15 @@
 //! and attachments of an RFC 5322 message with `mail-parser`.
 
 use mail_parser::{Address, MessageParser};
+use postroom_core::MessageHeaders;
 
 use crate::attachment::{collect_attachments, Attachment};
 use crate::error::MailError;
 
-/// Metadata and attachments of a message (from mail-parser).
+/// Headers and attachments of a message (from mail-parser).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedMessage {
-    /// Message-ID without angle brackets.
-    pub message_id: Option<String>,
-    /// The first From mailbox as displayed: `Alice Example <alice@contoso.com>` or a bare address.
-    pub from: Option<String>,
-    /// Bare address of the first From mailbox.
-    pub from_address: Option<String>,
-    /// To addresses (bare), in header order.
-    pub to: Vec<String>,
-    /// Cc addresses (bare), in header order.
-    pub cc: Vec<String>,
-    /// Subject, decoded (RFC 2047).
-    pub subject: Option<String>,
-    /// Date header as RFC 3339, e.g. `2026-03-03T10:15:00+01:00`; `None` when absent or invalid.
-    pub date: Option<String>,
+    pub headers: MessageHeaders,
     /// Attachments in MIME order.
     pub attachments: Vec<Attachment>,
 }
@@ -40,7 +28,7 @@ pub fn parse_message(bytes: &[u8]) -> Result<ParsedMessage, MailError> {
         Some(address) => display_first(address),
         None => (None, None),
     };
-    Ok(ParsedMessage {
+    let headers = MessageHeaders {
         message_id: message.message_id().and_then(non_empty),
         from,
         from_address,
@@ -51,6 +39,9 @@ pub fn parse_message(bytes: &[u8]) -> Result<ParsedMessage, MailError> {
             .date()
             .filter(|date| date.is_valid())
             .map(|date| date.to_rfc3339()),
+    };
+    Ok(ParsedMessage {
+        headers,
         attachments: collect_attachments(&message),
     })
 }

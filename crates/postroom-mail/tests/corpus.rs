@@ -111,7 +111,7 @@ fn exchange_message_starts_after_injected_block() {
     let drop = parse_drop_file(&bytes).unwrap();
     assert!(drop.message.starts_with(b"Received: "));
     let parsed = parse_message(drop.message).unwrap();
-    assert_eq!(parsed.subject.as_deref(), Some("Contract draft"));
+    assert_eq!(parsed.headers.subject.as_deref(), Some("Contract draft"));
     assert_eq!(parsed.attachments.len(), 1);
     assert_eq!(parsed.attachments[0].file_name, "Contract draft v2.pdf");
 }
@@ -142,18 +142,27 @@ fn no_envelope_file_uses_headers_and_whole_file() {
 fn iis_smtp_metadata_and_attachment() {
     let parsed = parsed_drop_message("iis-smtp.eml");
     assert_eq!(
-        parsed.message_id.as_deref(),
+        parsed.headers.message_id.as_deref(),
         Some("583618233556@contoso.com")
     );
     assert_eq!(
-        parsed.from.as_deref(),
+        parsed.headers.from.as_deref(),
         Some("Alice Example <alice@contoso.com>")
     );
-    assert_eq!(parsed.from_address.as_deref(), Some("alice@contoso.com"));
-    assert_eq!(parsed.to, ["shared-documents@sharepoint.contoso.local"]);
-    assert!(parsed.cc.is_empty());
-    assert_eq!(parsed.subject.as_deref(), Some("Invoice 4711"));
-    assert_eq!(parsed.date.as_deref(), Some("2026-03-03T10:15:00+01:00"));
+    assert_eq!(
+        parsed.headers.from_address.as_deref(),
+        Some("alice@contoso.com")
+    );
+    assert_eq!(
+        parsed.headers.to,
+        ["shared-documents@sharepoint.contoso.local"]
+    );
+    assert!(parsed.headers.cc.is_empty());
+    assert_eq!(parsed.headers.subject.as_deref(), Some("Invoice 4711"));
+    assert_eq!(
+        parsed.headers.date.as_deref(),
+        Some("2026-03-03T10:15:00+01:00")
+    );
     assert_eq!(parsed.attachments.len(), 1);
     let attachment = &parsed.attachments[0];
     assert_eq!(attachment.file_name, "Quarterly report.pdf");
@@ -181,9 +190,12 @@ fn traversal_attachment_is_named_evil() {
 #[test]
 fn no_envelope_cc_and_display_name() {
     let parsed = parsed_drop_message("no-envelope-lines.eml");
-    assert_eq!(parsed.to, ["shared-documents@sharepoint.contoso.local"]);
-    assert_eq!(parsed.cc, ["someone@contoso.com"]);
-    assert_eq!(parsed.from.as_deref(), Some("carol@contoso.com"));
+    assert_eq!(
+        parsed.headers.to,
+        ["shared-documents@sharepoint.contoso.local"]
+    );
+    assert_eq!(parsed.headers.cc, ["someone@contoso.com"]);
+    assert_eq!(parsed.headers.from.as_deref(), Some("carol@contoso.com"));
 }
 
 #[test]
@@ -206,12 +218,12 @@ fn every_python_email_message_parses_without_panicking() {
 fn python_email_spot_checks() {
     let m = python("msg_01.txt");
     assert_eq!(
-        m.message_id.as_deref(),
+        m.headers.message_id.as_deref(),
         Some("15090.61304.110929.45684@aaa.zzz.org")
     );
-    assert_eq!(m.from.as_deref(), Some("John X. Doe <bbb@ddd.com>"));
-    assert_eq!(m.from_address.as_deref(), Some("bbb@ddd.com"));
-    assert_eq!(m.date.as_deref(), Some("2001-05-04T14:05:44-04:00"));
+    assert_eq!(m.headers.from.as_deref(), Some("John X. Doe <bbb@ddd.com>"));
+    assert_eq!(m.headers.from_address.as_deref(), Some("bbb@ddd.com"));
+    assert_eq!(m.headers.date.as_deref(), Some("2001-05-04T14:05:44-04:00"));
     assert!(m.attachments.is_empty());
 
     let m = python("msg_07.txt");
@@ -221,7 +233,7 @@ fn python_email_spot_checks() {
     assert!(m.attachments[0].content.starts_with(b"GIF87a"));
 
     let m = python("msg_20.txt");
-    assert_eq!(m.cc, ["eee@zzz.org"]);
+    assert_eq!(m.headers.cc, ["eee@zzz.org"]);
 
     let m = python("msg_22.txt");
     let names: Vec<&str> = m.attachments.iter().map(|a| a.file_name.as_str()).collect();

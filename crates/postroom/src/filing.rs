@@ -231,13 +231,7 @@ fn item_to_file<'a>(ctx: &FilingContext<'_>, m: &'a Received, plan: &'a Plan) ->
     let parsed = plan.parsed.as_ref();
     let meta = ItemMetadata {
         message_key: m.key,
-        message_id: parsed.and_then(|p| p.message_id.clone()),
-        from: parsed.and_then(|p| p.from.clone()),
-        from_address: parsed.and_then(|p| p.from_address.clone()),
-        to: parsed.map(|p| p.to.clone()).unwrap_or_default(),
-        cc: parsed.map(|p| p.cc.clone()).unwrap_or_default(),
-        subject: parsed.and_then(|p| p.subject.clone()),
-        date: parsed.and_then(|p| p.date.clone()),
+        headers: parsed.map(|p| p.headers.clone()).unwrap_or_default(),
         received: ctx.received_at.clone(),
         envelope_sender: m.envelope.sender.clone(),
         envelope_recipients: m.envelope.recipients.clone(),

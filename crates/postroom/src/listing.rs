@@ -43,8 +43,11 @@ pub fn items_table(items: &[ItemRecord]) -> String {
             "{:<25}  {:<16}  {:<30}  {:<40}  {}\n",
             clip(&i.meta.received, 25),
             &i.meta.message_key.short(),
-            clip(i.meta.from.as_deref().unwrap_or("-"), 30),
-            clip(i.meta.subject.as_deref().unwrap_or("(no subject)"), 40),
+            clip(i.meta.headers.from.as_deref().unwrap_or("-"), 30),
+            clip(
+                i.meta.headers.subject.as_deref().unwrap_or("(no subject)"),
+                40
+            ),
             i.files.join(", ")
         ));
     }

@@ -97,9 +97,9 @@ fn subject_and_sender_folders() {
     let tmp = tempfile::tempdir().unwrap();
     let lib = open(tmp.path(), settings(AttachmentFolders::Sender));
     let mut envelope_only = meta("e1", None);
-    envelope_only.from_address = None;
+    envelope_only.headers.from_address = None;
     let mut nobody = meta("e2", None);
-    nobody.from_address = Some(" ".to_string());
+    nobody.headers.from_address = Some(" ".to_string());
     nobody.envelope_sender = String::new();
     let r = lib.file_batch(&[
         item(meta("f1", None), &[("a.txt", b"1")]),
@@ -118,7 +118,7 @@ fn save_original_writes_the_eml() {
     s.save_original = true;
     let lib = open(tmp.path(), s);
     let mut no_subject = meta("n1", None);
-    no_subject.message_id = None;
+    no_subject.headers.message_id = None;
     let r = lib.file_batch(&[
         item(meta("o1", Some("Minutes")), &[("minutes.docx", b"doc")]),
         item(meta("o2", None), &[]),

@@ -6,6 +6,7 @@ mod crash;
 mod filing;
 mod quarantine;
 
+use postroom_core::MessageHeaders;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -31,13 +32,15 @@ pub(super) fn key(seed: &str) -> MessageKey {
 pub(super) fn meta(seed: &str, subject: Option<&str>) -> ItemMetadata {
     ItemMetadata {
         message_key: key(seed),
-        message_id: Some(format!("<{seed}@example.com>")),
-        from: Some("Bob <bob@example.com>".to_string()),
-        from_address: Some("bob@example.com".to_string()),
-        to: vec!["documents@localhost".to_string()],
-        cc: Vec::new(),
-        subject: subject.map(str::to_string),
-        date: Some("2026-01-02T03:04:05Z".to_string()),
+        headers: MessageHeaders {
+            message_id: Some(format!("<{seed}@example.com>")),
+            from: Some("Bob <bob@example.com>".to_string()),
+            from_address: Some("bob@example.com".to_string()),
+            to: vec!["documents@localhost".to_string()],
+            cc: Vec::new(),
+            subject: subject.map(str::to_string),
+            date: Some("2026-01-02T03:04:05Z".to_string()),
+        },
         received: "2026-01-02T03:04:06.000000Z".to_string(),
         envelope_sender: "sender@example.com".to_string(),
         envelope_recipients: vec!["documents@localhost".to_string()],
