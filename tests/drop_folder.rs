@@ -307,6 +307,15 @@ fn undeletable_source_is_filed_once_not_on_every_poll() {
         1,
         "logged more than once"
     );
+    let log = node.log_text();
+    assert!(
+        !log.contains("already finished"),
+        "claimed again within one run:\n{log}"
+    );
+    assert!(
+        !log.contains("already filed"),
+        "filed again within one run:\n{log}"
+    );
 
     // After a restart the ledger still knows it: skipped as a duplicate, not filed again.
     node.stop();
@@ -317,6 +326,10 @@ fn undeletable_source_is_filed_once_not_on_every_poll() {
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(farm.items("shared-documents").len(), 1);
     assert_eq!(node.log_text().matches("cannot be removed").count(), 1);
+    assert!(
+        !node.log_text().contains("already filed"),
+        "the ledger, not the library, should stop it"
+    );
     node.stop();
 }
 
