@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::address::{alias_problem, domain_problem};
-use crate::units::HumanDuration;
+use crate::net::IpRange;
+pub use crate::smtp::SmtpSettings;
+use crate::units::{ByteSize, HumanDuration};
 use crate::CoreError;
 
 /// Everything a node's TOML file may hold. Unknown keys are errors.
@@ -27,6 +29,8 @@ pub struct ConfigFile {
     pub farm: FarmSettings,
     #[serde(default)]
     pub drop_folder: DropFolderSettings,
+    #[serde(default)]
+    pub smtp: SmtpSettings,
     #[serde(default, rename = "library")]
     pub libraries: Vec<LibrarySettings>,
 }
@@ -43,6 +47,7 @@ impl Default for ConfigFile {
             log: LogSettings::default(),
             farm: FarmSettings::default(),
             drop_folder: DropFolderSettings::default(),
+            smtp: SmtpSettings::default(),
             libraries: Vec::new(),
         }
     }
@@ -84,6 +89,7 @@ impl ConfigFile {
         if self.cluster.snapshot_every == 0 {
             problems.push("cluster.snapshot_every: 0 is not allowed".to_string());
         }
+        problems.extend(self.smtp.problems(&self.farm));
         problems.extend(self.farm_config().problems());
         finish(problems)
     }
@@ -198,6 +204,20 @@ impl FarmConfig {
             let r = farm.ledger_retention;
             problems.push(format!("farm.ledger_retention: \"{r}\" is shorter than 1m"));
         }
+        if farm.max_message_size.0 < 1024 {
+            let m = farm.max_message_size;
+            problems.push(format!("farm.max_message_size: \"{m}\" is smaller than 1KB"));
+        }
+        if farm.max_recipients == 0 {
+            problems.push("farm.max_recipients: 0 is not allowed".to_string());
+        }
+        if farm.safe_servers.as_ref().is_some_and(Vec::is_empty) {
+            problems.push(
+                "farm.safe_servers: an empty list would refuse every server; \
+                 remove the key to accept mail from all servers"
+                    .to_string(),
+            );
+        }
         let drop = &self.drop_folder;
         if drop.poll_interval.as_millis() < 50 {
             let p = drop.poll_interval;
@@ -270,6 +290,16 @@ pub struct FarmSettings {
     pub display_address: Option<String>,
     /// How long the ledger remembers a finished message key.
     pub ledger_retention: HumanDuration,
+    /// Largest message accepted (SMTP `SIZE`; larger → `552 5.3.4`).
+    pub max_message_size: ByteSize,
+    /// Most recipients accepted per SMTP transaction.
+    pub max_recipients: usize,
+    /// SharePoint's "safe e-mail servers": when set, only these addresses or
+    /// CIDR ranges may connect; when unset, mail is accepted from all servers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub safe_servers: Option<Vec<IpRange>>,
+    /// Connection control: addresses or ranges refused at connect (`554 5.7.1`).
+    pub deny_servers: Vec<IpRange>,
 }
 
 impl Default for FarmSettings {
@@ -278,6 +308,10 @@ impl Default for FarmSettings {
             incoming_domains: vec!["localhost".to_string()],
             display_address: None,
             ledger_retention: HumanDuration::from_secs(7 * 86_400),
+            max_message_size: ByteSize(50 * 1024 * 1024),
+            max_recipients: 100,
+            safe_servers: None,
+            deny_servers: Vec::new(),
         }
     }
 }

@@ -137,3 +137,45 @@ path = "/srv/docs"
         toml::from_str::<ConfigFile>("[drop_folder]\npoll_interval = \"5 parsecs\"\n").unwrap_err();
     assert!(err.to_string().contains("\"5 parsecs\""), "{err}");
 }
+
+#[test]
+fn smtp_settings_and_mail_policy_parse_and_validate() {
+    let text = r#"
+[farm]
+incoming_domains = ["sp.contoso.local"]
+max_message_size = "10MB"
+max_recipients = 5
+safe_servers = ["10.0.0.0/8", "192.0.2.7"]
+deny_servers = ["10.6.6.6"]
+[smtp]
+listen = "0.0.0.0:25"
+hostname = "mx1.contoso.local"
+idle_timeout = "2m"
+"#;
+    let cfg: ConfigFile = toml::from_str(text).unwrap();
+    cfg.validate().unwrap();
+    assert_eq!(cfg.farm.max_message_size.0, 10 * 1024 * 1024);
+    assert_eq!(cfg.farm.safe_servers.as_ref().unwrap().len(), 2);
+    assert_eq!(cfg.smtp.listen, "0.0.0.0:25");
+    assert_eq!(cfg.smtp.max_connections_per_ip, 50);
+
+    let err = toml::from_str::<ConfigFile>("[smtp]\nlisten_on = \"x\"\n").unwrap_err();
+    assert!(err.to_string().contains("listen_on"), "{err}");
+    let err = toml::from_str::<ConfigFile>("[farm]\nsafe_servers = [\"10.0.0/8\"]\n").unwrap_err();
+    assert!(err.to_string().contains("10.0.0/8"), "{err}");
+
+    let mut bad = ConfigFile::embedded_defaults();
+    bad.smtp.listen = "localhost".into();
+    bad.smtp.tls_certificate = Some("/etc/cert.pem".into());
+    bad.smtp.max_session_size = crate::units::ByteSize(1024);
+    bad.farm.safe_servers = Some(Vec::new());
+    let text = bad.validate().unwrap_err().to_string();
+    for needle in [
+        "smtp.listen: \"localhost\"",
+        "smtp.tls_key: required",
+        "smtp.max_session_size",
+        "farm.safe_servers: an empty list",
+    ] {
+        assert!(text.contains(needle), "{needle} missing in {text}");
+    }
+}

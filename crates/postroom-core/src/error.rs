@@ -15,4 +15,7 @@ pub enum CoreError {
     /// The farm configuration broke one or more rules; each problem names the field and value.
     #[error("invalid configuration: {}", problems.join("; "))]
     InvalidConfig { problems: Vec<String> },
+    /// An IP address or CIDR range that cannot be parsed.
+    #[error("invalid ip range {value:?}: {reason}")]
+    InvalidIpRange { value: String, reason: String },
 }

@@ -18,23 +18,9 @@ impl MessageKey {
     /// envelope recipients and the raw bytes. The same message dropped twice,
     /// or re-sent after a lost reply, gets the same key.
     pub fn compute(sender: &str, recipients: &[String], raw: &[u8]) -> Self {
-        let mut rcpts: Vec<String> = recipients.iter().map(|r| r.to_ascii_lowercase()).collect();
-        rcpts.sort();
-        rcpts.dedup();
-        // Every field is length-prefixed so no boundary can shift between fields.
-        let mut h = Sha256::new();
-        h.update(b"postroom-message-key-v1");
-        let field = |h: &mut Sha256, bytes: &[u8]| {
-            h.update((bytes.len() as u64).to_le_bytes());
-            h.update(bytes);
-        };
-        field(&mut h, sender.to_ascii_lowercase().as_bytes());
-        h.update((rcpts.len() as u64).to_le_bytes());
-        for r in &rcpts {
-            field(&mut h, r.as_bytes());
-        }
-        field(&mut h, raw);
-        MessageKey(h.finalize().into())
+        let mut builder = MessageKeyBuilder::new(sender, recipients);
+        builder.update(raw);
+        builder.finish()
     }
 
     /// The key's bytes.
@@ -50,6 +36,49 @@ impl MessageKey {
     /// The first 16 hex digits, for file names and log lines.
     pub fn short(&self) -> String {
         hex::encode(&self.0[..8])
+    }
+}
+
+/// Computes a [`MessageKey`] while the message bytes stream in (the SMTP
+/// listener hashes as it writes).
+#[derive(Clone)]
+pub struct MessageKeyBuilder {
+    hash: Sha256,
+    raw_len: u64,
+}
+
+impl MessageKeyBuilder {
+    /// Start with the envelope.
+    pub fn new(sender: &str, recipients: &[String]) -> Self {
+        let mut rcpts: Vec<String> = recipients.iter().map(|r| r.to_ascii_lowercase()).collect();
+        rcpts.sort();
+        rcpts.dedup();
+        // Every envelope field is length-prefixed so no boundary can shift
+        // between fields; the raw bytes come last and their length closes the digest.
+        let mut hash = Sha256::new();
+        hash.update(b"postroom-message-key-v2");
+        let field = |h: &mut Sha256, bytes: &[u8]| {
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        };
+        field(&mut hash, sender.to_ascii_lowercase().as_bytes());
+        hash.update((rcpts.len() as u64).to_le_bytes());
+        for r in &rcpts {
+            field(&mut hash, r.as_bytes());
+        }
+        MessageKeyBuilder { hash, raw_len: 0 }
+    }
+
+    /// More of the raw message.
+    pub fn update(&mut self, raw: &[u8]) {
+        self.hash.update(raw);
+        self.raw_len += raw.len() as u64;
+    }
+
+    /// The key of the envelope and all bytes given.
+    pub fn finish(mut self) -> MessageKey {
+        self.hash.update(self.raw_len.to_le_bytes());
+        MessageKey(self.hash.finalize().into())
     }
 }
 
@@ -116,6 +145,16 @@ mod tests {
             MessageKey::compute("a", &v(&["b"]), b"c"),
             MessageKey::compute("a\0b", &v(&[]), b"c")
         );
+    }
+
+    #[test]
+    fn streaming_gives_the_same_key_however_the_bytes_are_split() {
+        let whole = MessageKey::compute("a@x", &v(&["l@d"]), b"hello world");
+        let mut b = MessageKeyBuilder::new("a@x", &v(&["l@d"]));
+        b.update(b"hel");
+        b.update(b"");
+        b.update(b"lo world");
+        assert_eq!(b.finish(), whole);
     }
 
     #[test]

@@ -12,13 +12,15 @@ mod error;
 mod headers;
 pub mod key;
 pub mod names;
+pub mod net;
 pub mod route;
+pub mod smtp;
 pub mod state;
 pub mod units;
 
 pub use error::CoreError;
 pub use headers::MessageHeaders;
-pub use key::MessageKey;
+pub use key::{MessageKey, MessageKeyBuilder};
 pub use state::{
     ClaimResult, Command, FarmState, FencingToken, FinishResult, Finished, NodeId, Outcome,
     Proposal, Response, Timestamp,

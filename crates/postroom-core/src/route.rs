@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::address::split_address;
-use crate::config::FarmConfig;
+use crate::config::{FarmConfig, LibrarySettings};
 
 /// Where one message goes, decided per envelope recipient.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -51,36 +51,52 @@ impl std::fmt::Display for Refusal {
     }
 }
 
+/// Where one recipient address goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientRoute<'a> {
+    /// Into this enabled library.
+    Library(&'a LibrarySettings),
+    /// In our domains, but not fileable.
+    Refused(RefusalReason),
+    /// Not in the farm's incoming domains (or not an address at all).
+    Foreign,
+}
+
+/// Route one recipient address (used at SMTP `RCPT` time and for each
+/// recipient of a message).
+pub fn route_recipient<'a>(config: &'a FarmConfig, rcpt: &str) -> RecipientRoute<'a> {
+    let Some((local, domain)) = split_address(rcpt) else {
+        return RecipientRoute::Foreign;
+    };
+    if !config.accepts_domain(domain) {
+        return RecipientRoute::Foreign;
+    }
+    match config.library_by_alias(local) {
+        Some(lib) if lib.enabled => RecipientRoute::Library(lib),
+        Some(lib) => RecipientRoute::Refused(RefusalReason::LibraryDisabled {
+            library: lib.name.clone(),
+        }),
+        None => RecipientRoute::Refused(RefusalReason::UnknownAlias {
+            alias: local.to_string(),
+        }),
+    }
+}
+
 /// Route the envelope recipients of one message.
 pub fn route(config: &FarmConfig, recipients: &[String]) -> RoutePlan {
     let mut plan = RoutePlan::default();
     for rcpt in recipients {
-        let Some((local, domain)) = split_address(rcpt) else {
-            plan.foreign.push(rcpt.clone());
-            continue;
-        };
-        if !config.accepts_domain(domain) {
-            plan.foreign.push(rcpt.clone());
-            continue;
-        }
-        match config.library_by_alias(local) {
-            Some(lib) if lib.enabled => {
+        match route_recipient(config, rcpt) {
+            RecipientRoute::Library(lib) => {
                 if !plan.libraries.contains(&lib.alias) {
                     plan.libraries.push(lib.alias.clone());
                 }
             }
-            Some(lib) => plan.refused.push(Refusal {
+            RecipientRoute::Refused(reason) => plan.refused.push(Refusal {
                 recipient: rcpt.clone(),
-                reason: RefusalReason::LibraryDisabled {
-                    library: lib.name.clone(),
-                },
+                reason,
             }),
-            None => plan.refused.push(Refusal {
-                recipient: rcpt.clone(),
-                reason: RefusalReason::UnknownAlias {
-                    alias: local.to_string(),
-                },
-            }),
+            RecipientRoute::Foreign => plan.foreign.push(rcpt.clone()),
         }
     }
     plan
@@ -89,7 +105,6 @@ pub fn route(config: &FarmConfig, recipients: &[String]) -> RoutePlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::LibrarySettings;
 
     fn farm() -> FarmConfig {
         let mut cfg = FarmConfig::default();

@@ -181,6 +181,29 @@ impl Tracker {
         true
     }
 
+    /// Take over a file written complete by this process (the SMTP
+    /// listener): it becomes outstanding at once, without waiting to be
+    /// stable. Returns `false` (and changes nothing) if the path is already
+    /// outstanding or kept.
+    pub(crate) fn adopt(&mut self, file: &ReadyFile) -> bool {
+        if let Some(entry) = self.entries.get(&file.path) {
+            if matches!(entry.phase, Phase::Outstanding | Phase::Kept) {
+                return false;
+            }
+        }
+        let entry = Entry {
+            sig: Signature {
+                size: file.size,
+                modified: file.modified,
+            },
+            phase: Phase::Outstanding,
+            seen: self.scans_started,
+            present: true,
+        };
+        self.entries.insert(file.path.clone(), entry);
+        true
+    }
+
     /// The earliest instant a rescan could offer something that the last
     /// one could not (stability reached, retry due, or offers left over).
     pub(crate) fn next_wake(&self) -> Option<Instant> {

@@ -361,3 +361,26 @@ fn next_wake_is_the_earliest_settling_deadline() {
     assert_eq!(names(&scan(&mut tr, &c, 500, &files)), ["a"]);
     assert_eq!(tr.next_wake(), Some(c.at(800).0));
 }
+
+#[test]
+fn an_adopted_file_is_outstanding_at_once_and_not_offered_again_by_scans() {
+    let clock = Clock::new();
+    let mut tr = Tracker::new(STABLE);
+    // A scan starts before the file is renamed into place and does not list it.
+    let early = tr.begin_scan();
+    let fresh = clock.wall(0);
+    let ready = ReadyFile {
+        path: p("smtp.eml"),
+        size: 10,
+        modified: fresh,
+    };
+    assert!(tr.adopt(&ready));
+    assert!(!tr.adopt(&ready), "adopting twice is refused");
+    let (now, wall) = clock.at(1);
+    assert!(tr.apply_scan(early, [], &[], now, wall, MAX).is_empty());
+    // Later scans list it, long after it became stable: still not offered.
+    assert!(scan(&mut tr, &clock, 5_000, &[file("smtp.eml", 10, fresh)]).is_empty());
+    assert!(tr.done(&p("smtp.eml"), Disposition::Removed, clock.at(5_001).0));
+    assert!(scan(&mut tr, &clock, 6_000, &[]).is_empty());
+    assert_eq!(tr.counts(), (0, 0));
+}

@@ -42,6 +42,9 @@ struct Shared {
     state: Mutex<State>,
     /// Woken by `done` when a retry deadline may be earlier than planned.
     replan: Notify,
+    /// The ready channel, for files offered directly ([`DropFolder::offer`]);
+    /// weak, so the channel still closes when the scan loop ends.
+    tx: mpsc::WeakSender<ReadyFile>,
 }
 
 struct State {
@@ -96,6 +99,7 @@ impl DropFolder {
                 scans: 0,
             }),
             replan: Notify::new(),
+            tx: tx.downgrade(),
         });
         let task = ScanLoop {
             shared: shared.clone(),
@@ -124,6 +128,34 @@ impl DropFolder {
         } else if matches!(disposition, Disposition::RetryLater { .. }) {
             self.shared.replan.notify_one();
         }
+    }
+
+    /// Offer a file this process wrote complete into the folder (the SMTP
+    /// listener, after fsync and rename) right away, without waiting for
+    /// it to be stable or for the next scan. Waits for channel capacity.
+    /// Returns `false` if it was already offered, or the pipeline is gone
+    /// (then a later start picks the file up from the folder).
+    pub async fn offer(&self, file: ReadyFile) -> bool {
+        if !self.shared.lock().tracker.adopt(&file) {
+            return false;
+        }
+        let path = file.path.clone();
+        let sent = match self.shared.tx.upgrade() {
+            Some(tx) => tx.send(file).await.is_ok(),
+            None => false,
+        };
+        if !sent {
+            // Nobody will report on it; let scans see it again.
+            self.shared.lock().tracker.done(
+                &path,
+                Disposition::RetryLater {
+                    retry_after: Duration::ZERO,
+                },
+                Instant::now(),
+            );
+            return false;
+        }
+        true
     }
 
     /// A snapshot of the backlog, kept files, latest scan error and scan count.

@@ -256,3 +256,24 @@ fn start_needs_a_runtime_and_a_poll_interval() {
     );
     assert!(err.to_string().contains(&dir.path().display().to_string()));
 }
+
+#[tokio::test]
+async fn an_offered_file_arrives_at_once_and_only_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // Stability takes an hour: only `offer` can deliver the file soon.
+    let (folder, mut rx, _guard) = start(settings(dir.path(), 50, 3_600_000));
+    let p = dir.path().join("smtp.eml");
+    fs::write(&p, b"mail").unwrap();
+    let meta = fs::metadata(&p).unwrap();
+    let ready = postroom_dropfolder::ReadyFile {
+        path: p.clone(),
+        size: meta.len(),
+        modified: meta.modified().unwrap(),
+    };
+    assert!(folder.offer(ready.clone()).await);
+    assert_eq!(next(&mut rx).await, ready);
+    assert!(!folder.offer(ready).await, "a second offer is refused");
+    wait_for("a few scans", || folder.status().scans >= 5).await;
+    assert!(rx.try_recv().is_err(), "scans must not offer it again");
+    folder.done(&p, Disposition::Removed);
+}

@@ -8,6 +8,8 @@
 //!   pickup, Exchange drop directory, or a plain RFC 5322 message) into its
 //!   [`Envelope`] and the message bytes.
 //! - [`parse_message`] extracts metadata and attachments with `mail-parser`.
+//! - [`split_own_trace`] separates postroom's own `Received:` field (not part
+//!   of the message key) from the message as sent.
 //! - [`safe_file_name`] makes one file-name component safe for a document
 //!   library (SharePoint rules) and for any local path.
 
@@ -17,9 +19,11 @@ mod envelope;
 mod error;
 mod lines;
 mod message;
+mod trace;
 
 pub use attachment::Attachment;
 pub use envelope::{parse_drop_file, DropFile, Envelope, EnvelopeSource};
 pub use error::MailError;
 pub use message::{parse_message, ParsedMessage};
+pub use trace::{split_own_trace, TRACE_MARK};
 pub use postroom_core::names::safe_file_name;

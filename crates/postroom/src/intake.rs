@@ -6,7 +6,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use postroom_core::MessageKey;
-use postroom_mail::{parse_drop_file, Envelope};
+use postroom_mail::{parse_drop_file, split_own_trace, Envelope};
 
 /// A drop file read and keyed, ready to be claimed.
 #[derive(Debug)]
@@ -88,11 +88,9 @@ pub fn read(path: &Path) -> Intake {
         }
     };
     let message_start = bytes.len().saturating_sub(message_len);
-    let key = MessageKey::compute(
-        &envelope.sender,
-        &envelope.recipients,
-        bytes.get(message_start..).unwrap_or_default(),
-    );
+    // Our own Received: field (SMTP intake) is not part of the identity.
+    let (_trace, as_sent) = split_own_trace(bytes.get(message_start..).unwrap_or_default());
+    let key = MessageKey::compute(&envelope.sender, &envelope.recipients, as_sent);
     Intake::Ready(Received {
         path: path.to_path_buf(),
         bytes,
