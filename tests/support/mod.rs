@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod clients;
+pub mod postfix;
+
 pub const DOMAIN: &str = "sharepoint.contoso.local";
 pub const LIBRARIES: [&str; 3] = ["shared-documents", "announcements", "build-logs"];
 
@@ -28,6 +31,12 @@ pub struct Farm {
 impl Farm {
     /// A one-node farm with the three example libraries; `extra` is appended to the TOML.
     pub fn new(extra: &str) -> Farm {
+        Farm::configured("", "", extra)
+    }
+
+    /// Like [`Farm::new`], with `farm` and `smtp` appended to the `[farm]`
+    /// and `[smtp]` tables (the SMTP listener binds a free loopback port).
+    pub fn configured(farm: &str, smtp: &str, extra: &str) -> Farm {
         let dir = tempfile::Builder::new()
             .prefix("postroom-e2e-")
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
@@ -43,6 +52,11 @@ lease_ttl = "5s"
 level = "info,postroom_cluster=warn,openraft=warn,sled=warn"
 [farm]
 incoming_domains = ["{DOMAIN}"]
+{farm}
+[smtp]
+listen = "127.0.0.1:0"
+hostname = "node1.test"
+{smtp}
 [drop_folder]
 path = "{drop}"
 poll_interval = "300ms"
@@ -171,6 +185,25 @@ pub struct Node {
 impl Node {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The SMTP listener's address, from the "node ready" log line.
+    pub fn smtp_addr(&self) -> std::net::SocketAddr {
+        let log = self.log_text();
+        let ready = log
+            .lines()
+            .find(|l| l.contains("node ready"))
+            .expect("node ready line");
+        let field = ready
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("smtp="))
+            .expect("smtp= field");
+        field.parse().unwrap()
+    }
+
+    /// The SMTP port, as a string for command lines.
+    pub fn smtp_port(&self) -> String {
+        self.smtp_addr().port().to_string()
     }
 
     pub fn pid(&self) -> u32 {

@@ -206,7 +206,9 @@ impl FarmConfig {
         }
         if farm.max_message_size.0 < 1024 {
             let m = farm.max_message_size;
-            problems.push(format!("farm.max_message_size: \"{m}\" is smaller than 1KB"));
+            problems.push(format!(
+                "farm.max_message_size: \"{m}\" is smaller than 1KB"
+            ));
         }
         if farm.max_recipients == 0 {
             problems.push("farm.max_recipients: 0 is not allowed".to_string());

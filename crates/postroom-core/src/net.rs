@@ -114,7 +114,9 @@ impl<'de> Deserialize<'de> for IpRange {
 pub enum Admission {
     Allowed,
     /// Refused at connect (`554 5.7.1`), with the reason for the log.
-    Refused { reason: String },
+    Refused {
+        reason: String,
+    },
 }
 
 impl FarmSettings {
@@ -165,7 +167,13 @@ mod tests {
 
     #[test]
     fn bad_ranges_name_the_value() {
-        for bad in ["10.0.0/8", "10.0.0.0/33", "fe80::/129", "host.example", "10.0.0.0/x"] {
+        for bad in [
+            "10.0.0/8",
+            "10.0.0.0/33",
+            "fe80::/129",
+            "host.example",
+            "10.0.0.0/x",
+        ] {
             let e = bad.parse::<IpRange>().unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");
         }

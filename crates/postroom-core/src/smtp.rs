@@ -78,17 +78,21 @@ impl SmtpSettings {
             ));
         }
         if let Some(h) = &self.hostname {
-            if h.is_empty() || !h.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)) {
+            if h.is_empty()
+                || !h
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+            {
                 problems.push(format!("smtp.hostname: {h:?} is not a host name"));
             }
         }
         match (&self.tls_certificate, &self.tls_key) {
-            (Some(_), None) => problems.push(
-                "smtp.tls_key: required when smtp.tls_certificate is set".to_string(),
-            ),
-            (None, Some(_)) => problems.push(
-                "smtp.tls_certificate: required when smtp.tls_key is set".to_string(),
-            ),
+            (Some(_), None) => {
+                problems.push("smtp.tls_key: required when smtp.tls_certificate is set".to_string())
+            }
+            (None, Some(_)) => {
+                problems.push("smtp.tls_certificate: required when smtp.tls_key is set".to_string())
+            }
             _ => {}
         }
         for (key, value) in [

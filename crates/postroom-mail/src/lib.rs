@@ -25,5 +25,5 @@ pub use attachment::Attachment;
 pub use envelope::{parse_drop_file, DropFile, Envelope, EnvelopeSource};
 pub use error::MailError;
 pub use message::{parse_message, ParsedMessage};
-pub use trace::{split_own_trace, TRACE_MARK};
 pub use postroom_core::names::safe_file_name;
+pub use trace::{split_own_trace, TRACE_MARK};

@@ -36,7 +36,13 @@ pub fn split_own_trace(message: &[u8]) -> (&[u8], &[u8]) {
     let field = &message[..end];
     let unfolded: Vec<u8> = field
         .iter()
-        .map(|&b| if b == b'\r' || b == b'\n' || b == b'\t' { b' ' } else { b })
+        .map(|&b| {
+            if b == b'\r' || b == b'\n' || b == b'\t' {
+                b' '
+            } else {
+                b
+            }
+        })
         .collect();
     let text = String::from_utf8_lossy(&unfolded);
     let ours = text
@@ -80,7 +86,8 @@ mod tests {
 
     #[test]
     fn only_the_first_of_two_of_ours_is_split() {
-        let inner = b"Received: from b by n2 (postroom) with ESMTP id 2;\r\n\td\r\nFrom: a@x\r\n\r\nb";
+        let inner =
+            b"Received: from b by n2 (postroom) with ESMTP id 2;\r\n\td\r\nFrom: a@x\r\n\r\nb";
         let mut msg = b"Received: from c by n1 (postroom) with ESMTPS id 1;\r\n\td\r\n".to_vec();
         msg.extend_from_slice(inner);
         assert_eq!(split_own_trace(&msg).1, inner);

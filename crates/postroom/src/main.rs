@@ -4,6 +4,7 @@
 
 mod counters;
 mod filing;
+mod front_door;
 mod intake;
 mod listing;
 mod node;

@@ -1,7 +1,8 @@
 //! Running one node: open the farm's Raft state, apply the config file as one
 //! versioned change, serve gRPC (Raft transport, health), watch the drop
-//! folder and run the pipeline, and stop everything through one shutdown path
-//! on SIGTERM or Ctrl-C.
+//! folder, run the pipeline and the SMTP front door, and stop everything
+//! through one shutdown path on SIGTERM or Ctrl-C: the SMTP listener drains
+//! first (transactions in flight finish, their mail is filed), then the rest.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use tracing::{info, warn};
 
 use crate::counters::Counters;
 use crate::filing::quarantine_dir;
+use crate::front_door;
 use crate::pipeline::Pipeline;
 use crate::settings::Loaded;
 
@@ -98,14 +100,21 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         cfg.cluster.lease_ttl.0,
         data_dir.clone(),
         farm.clone(),
-        drop,
+        drop.clone(),
         quarantine,
         counters.clone(),
     ));
     let pipeline_task = tokio::spawn(pipeline.run(ready, shutdown.clone()));
+    let smtp_shutdown = CancellationToken::new();
+    let smtp =
+        front_door::start(cfg, farm.clone(), drop, &drop_path, smtp_shutdown.clone()).await?;
+    let smtp_address = smtp
+        .as_ref()
+        .map_or_else(|| "off".to_string(), |s| s.address.to_string());
     info!(
         node = cfg.cluster.node_id,
         grpc = %advertise,
+        smtp = %smtp_address,
         drop_folder = %drop_path.display(),
         libraries = farm_config.libraries.len(),
         "node ready"
@@ -113,6 +122,12 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
 
     let reporter = tokio::spawn(report_counters(counters.clone(), shutdown.clone()));
     wait_for_signal().await;
+    if let Some(smtp) = smtp {
+        smtp_shutdown.cancel();
+        if smtp.task.await.is_err() {
+            warn!("the smtp listener task ended abnormally");
+        }
+    }
     info!("shutting down: finishing the batches in flight");
     shutdown.cancel();
     if pipeline_task.await.is_err() {

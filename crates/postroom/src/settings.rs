@@ -13,6 +13,7 @@ const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("POSTROOM_NODE_ID", "cluster.node_id"),
     ("POSTROOM_CLUSTER_LISTEN", "cluster.listen"),
     ("POSTROOM_DROP_FOLDER", "drop_folder.path"),
+    ("POSTROOM_SMTP_LISTEN", "smtp.listen"),
     ("POSTROOM_LOG_LEVEL", "log.level"),
     ("POSTROOM_LOG_FORMAT", "log.format"),
 ];
@@ -59,6 +60,7 @@ fn apply_env(config: &mut ConfigFile, get: impl Fn(&str) -> Option<String>) -> a
             "cluster.node_id" => config.cluster.node_id = value.parse().map_err(|e| bad(&e))?,
             "cluster.listen" => config.cluster.listen = value.clone(),
             "drop_folder.path" => config.drop_folder.path = Some(PathBuf::from(&value)),
+            "smtp.listen" => config.smtp.listen = value.clone(),
             "log.level" => config.log.level = value.clone(),
             "log.format" => {
                 config.log.format = serde_json::from_value(serde_json::Value::String(value.clone()))

@@ -11,7 +11,9 @@ pub fn init(settings: &LogSettings) {
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colours only on a terminal; files and journals get plain `key=value`.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match settings.format {
         LogFormat::Json => builder
             .json()

@@ -1,0 +1,109 @@
+//! The head of a drop file written by the SMTP listener: IIS-style envelope
+//! lines (`X-Sender`, one `X-Receiver` per recipient), then our `Received:`
+//! trace field. Pure: the time is passed in.
+
+use postroom_mail::TRACE_MARK;
+use time::format_description::well_known::Rfc2822;
+use time::OffsetDateTime;
+
+use crate::{Envelope, PeerInfo};
+
+/// The bytes written before the message. `id` is the transaction id (also
+/// in the file name), `now` the time of acceptance.
+pub fn drop_file_head(
+    envelope: &Envelope,
+    peer: &PeerInfo,
+    hostname: &str,
+    id: &str,
+    now: OffsetDateTime,
+) -> Vec<u8> {
+    let mut head = format!("X-Sender: <{}>\r\n", clean(&envelope.sender));
+    for rcpt in &envelope.recipients {
+        head.push_str(&format!("X-Receiver: <{}>\r\n", clean(rcpt)));
+    }
+    let date = now
+        .format(&Rfc2822)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string());
+    let for_clause = match envelope.recipients.as_slice() {
+        [one] => format!("\r\n\tfor <{}>", clean(one)),
+        _ => String::new(),
+    };
+    head.push_str(&format!(
+        "Received: from {helo} ([{ip}])\r\n\tby {hostname} {TRACE_MARK} with {proto} id {id}{for_clause};\r\n\t{date}\r\n",
+        helo = clean(&envelope.helo),
+        ip = peer.ip,
+        proto = envelope.protocol,
+    ));
+    head.into_bytes()
+}
+
+/// Client-supplied text never carries line breaks or control characters into the head.
+fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use postroom_mail::{parse_drop_file, split_own_trace};
+
+    fn envelope(recipients: &[&str]) -> Envelope {
+        Envelope {
+            sender: "alice@contoso.com".into(),
+            recipients: recipients.iter().map(|r| r.to_string()).collect(),
+            helo: "client.contoso.com\r\nX-Receiver: <evil@x>".into(),
+            protocol: "ESMTPS".into(),
+            declared_size: None,
+            eight_bit: false,
+            smtputf8: false,
+        }
+    }
+
+    #[test]
+    fn the_head_parses_back_and_our_trace_is_not_part_of_the_message() {
+        let peer = PeerInfo {
+            ip: "192.0.2.7".parse().unwrap(),
+            port: 5000,
+        };
+        let now = OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
+        let env = envelope(&["docs@farm.test", "team@farm.test"]);
+        let mut file = drop_file_head(&env, &peer, "node1.farm.test", "1-42", now);
+        let message = b"From: alice@contoso.com\r\nSubject: hi\r\n\r\nbody\r\n";
+        file.extend_from_slice(message);
+        let drop = parse_drop_file(&file).unwrap();
+        assert_eq!(drop.envelope.sender, "alice@contoso.com");
+        assert_eq!(
+            drop.envelope.recipients,
+            vec!["docs@farm.test", "team@farm.test"]
+        );
+        let (trace, as_sent) = split_own_trace(drop.message);
+        assert_eq!(as_sent, message);
+        let trace = String::from_utf8_lossy(trace);
+        assert!(
+            trace.contains("by node1.farm.test (postroom) with ESMTPS id 1-42;"),
+            "{trace}"
+        );
+        assert!(trace.contains("[192.0.2.7]"), "{trace}");
+        assert!(
+            trace.contains("client.contoso.com??X-Receiver"),
+            "helo text must not inject lines: {trace}"
+        );
+    }
+
+    #[test]
+    fn null_sender_and_single_recipient() {
+        let peer = PeerInfo {
+            ip: "127.0.0.1".parse().unwrap(),
+            port: 1,
+        };
+        let mut env = envelope(&["docs@farm.test"]);
+        env.sender = String::new();
+        let mut file = drop_file_head(&env, &peer, "n", "1-1", OffsetDateTime::UNIX_EPOCH);
+        file.extend_from_slice(b"Subject: x\r\n\r\nb\r\n");
+        let drop = parse_drop_file(&file).unwrap();
+        assert_eq!(drop.envelope.sender, "");
+        assert!(String::from_utf8_lossy(&file).contains("for <docs@farm.test>;"));
+    }
+}
