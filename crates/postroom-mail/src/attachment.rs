@@ -18,23 +18,44 @@ pub struct Attachment {
     pub content: Vec<u8>,
 }
 
-/// Every part `mail-parser` reports as an attachment, in order.
-pub(crate) fn collect_attachments(message: &Message<'_>) -> Vec<Attachment> {
-    message
-        .attachments()
-        .enumerate()
-        .map(|(index, part)| to_attachment(message, part, index + 1))
-        .collect()
+/// Every part `mail-parser` reports as an attachment, in order. The
+/// message is consumed so decoded bodies move out of it instead of being
+/// copied (a 20 MB attachment is in memory once, not twice).
+pub(crate) fn collect_attachments(mut message: Message<'_>) -> Vec<Attachment> {
+    let ids: Vec<usize> = message.attachments.iter().map(|&id| id as usize).collect();
+    let mut attachments = Vec::with_capacity(ids.len());
+    for (index, id) in ids.into_iter().enumerate() {
+        let Some(part) = message.parts.get(id) else {
+            break;
+        };
+        let content_type = content_type(part);
+        let derived = derived_name(part, &content_type, index + 1);
+        let file_name = safe_file_name(part.attachment_name().unwrap_or(""), &derived);
+        let content = match text_as_sent(&message, part) {
+            Some(original) => original,
+            None => take_contents(&mut message, id),
+        };
+        attachments.push(Attachment {
+            file_name,
+            content_type,
+            content,
+        });
+    }
+    attachments
 }
 
-fn to_attachment(message: &Message<'_>, part: &MessagePart<'_>, number: usize) -> Attachment {
-    let content_type = content_type(part);
-    let derived = derived_name(part, &content_type, number);
-    let raw_name = part.attachment_name().unwrap_or("");
-    Attachment {
-        file_name: safe_file_name(raw_name, &derived),
-        content: content(message, part),
-        content_type,
+/// The decoded bytes of part `id`, moved out of the message when they are
+/// owned (binary parts), copied otherwise.
+fn take_contents(message: &mut Message<'_>, id: usize) -> Vec<u8> {
+    let Some(part) = message.parts.get_mut(id) else {
+        return Vec::new();
+    };
+    match std::mem::take(&mut part.body) {
+        PartType::Binary(bytes) | PartType::InlineBinary(bytes) => bytes.into_owned(),
+        other => {
+            part.body = other;
+            part.contents().to_vec()
+        }
     }
 }
 
@@ -69,21 +90,14 @@ fn derived_name(part: &MessagePart<'_>, content_type: &str, number: usize) -> St
     format!("attachment-{number}.{}", extension_for(content_type))
 }
 
-/// The bytes of a part with the transfer encoding removed.
-///
-/// mail-parser converts text parts to UTF-8 (lossily for unknown charsets);
-/// for those the original bytes are decoded again from the raw message so a
-/// text attachment is stored exactly as sent.
-fn content(message: &Message<'_>, part: &MessagePart<'_>) -> Vec<u8> {
-    if matches!(part.body, PartType::Text(_) | PartType::Html(_)) {
-        if let Some(original) = original_text_bytes(message, part) {
-            return original;
-        }
+/// For a text part, its bytes as sent: mail-parser converts text parts to
+/// UTF-8 (lossily for unknown charsets), so the original bytes are decoded
+/// again from the raw message and a text attachment is stored exactly as
+/// sent. `None` for other parts.
+fn text_as_sent(message: &Message<'_>, part: &MessagePart<'_>) -> Option<Vec<u8>> {
+    if !matches!(part.body, PartType::Text(_) | PartType::Html(_)) {
+        return None;
     }
-    part.contents().to_vec()
-}
-
-fn original_text_bytes(message: &Message<'_>, part: &MessagePart<'_>) -> Option<Vec<u8>> {
     let start = usize::try_from(part.raw_body_offset()).ok()?;
     let end = usize::try_from(part.raw_end_offset()).ok()?;
     let raw = message.raw_message().get(start..end)?;
@@ -143,7 +157,7 @@ mod tests {
 
     fn parse(raw: &[u8]) -> Vec<Attachment> {
         let message = MessageParser::default().parse(raw).unwrap();
-        collect_attachments(&message)
+        collect_attachments(message)
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub fn parse_message(bytes: &[u8]) -> Result<ParsedMessage, MailError> {
     };
     Ok(ParsedMessage {
         headers,
-        attachments: collect_attachments(&message),
+        attachments: collect_attachments(message),
     })
 }
 
