@@ -138,21 +138,6 @@ impl Postfix {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
-    /// The instance's `config_directory` (for `postconf -c` / `postfix -c`).
-    pub fn config_dir(&self) -> &Path {
-        &self.config_dir
-    }
-
-    /// The instance's `queue_directory`.
-    pub fn queue_dir(&self) -> &Path {
-        &self.queue_dir
-    }
-
-    /// The domain this instance relays.
-    pub fn domain(&self) -> &str {
-        &self.domain
-    }
-
     /// Wait until the queue is empty (`postqueue -c <dir> -j` lists nothing)
     /// or `timeout` passes; on timeout, the queue listing (`postqueue -p`)
     /// and the delivery log, for the assertion message.
@@ -183,16 +168,6 @@ impl Postfix {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         )
-    }
-
-    /// `postqueue -f`: retry deferred mail now instead of at the next queue run.
-    pub fn flush(&self) {
-        let out = self.postqueue(&["-f"]);
-        assert!(
-            out.status.success(),
-            "postqueue -f: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
 
     /// Lines of the mail log with a delivery status
@@ -226,29 +201,6 @@ impl Postfix {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-
-    /// Change `main.cf` settings (`postconf -e`) and `postfix reload`.
-    pub fn reconfigure(&self, settings: &[(&str, &str)]) {
-        for (k, v) in settings {
-            let out = Command::new("postconf")
-                .arg("-c")
-                .arg(&self.config_dir)
-                .arg("-e")
-                .arg(format!("{k} = {v}"))
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "postconf -e {k}: {out:?}");
-        }
-        let out = self.postfix(&["reload"]);
-        assert!(out.status.success(), "postfix reload: {out:?}");
-    }
-
-    /// Send one message to this instance over SMTP (no extensions used);
-    /// returns Postfix's queue ID from `250 2.0.0 Ok: queued as <ID>`, or
-    /// the first unexpected reply. `message` may use LF or CRLF line ends.
-    pub fn send(&self, from: &str, to: &[&str], message: &[u8]) -> Result<String, String> {
-        smtp_send(self.addr(), from, to, message)
     }
 
     /// The master's pid while it runs.
@@ -457,96 +409,6 @@ pub fn listeners_on(port: u16) -> usize {
                 .count()
         })
         .sum()
-}
-
-/// A minimal SMTP client (EHLO, MAIL, RCPT, DATA, QUIT); returns the text
-/// after `queued as ` in the final reply (Postfix's queue ID), or the whole
-/// reply when there is no such text.
-pub fn smtp_send(
-    addr: SocketAddr,
-    from: &str,
-    to: &[&str],
-    message: &[u8],
-) -> Result<String, String> {
-    let stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
-    let mut expect = |writer: &mut TcpStream, send: Option<&[u8]>, code: &str| {
-        if let Some(bytes) = send {
-            writer.write_all(bytes).map_err(|e| e.to_string())?;
-        }
-        let reply = read_reply(&mut reader)?;
-        if reply.starts_with(code) {
-            Ok(reply)
-        } else {
-            let sent = send.map(|b| String::from_utf8_lossy(&b[..b.len().min(80)]).into_owned());
-            Err(format!("after {sent:?}: expected {code}, got {reply:?}"))
-        }
-    };
-    expect(&mut writer, None, "220")?;
-    expect(&mut writer, Some(b"EHLO client.test\r\n"), "250")?;
-    expect(
-        &mut writer,
-        Some(format!("MAIL FROM:<{from}>\r\n").as_bytes()),
-        "250",
-    )?;
-    for rcpt in to {
-        expect(
-            &mut writer,
-            Some(format!("RCPT TO:<{rcpt}>\r\n").as_bytes()),
-            "250",
-        )?;
-    }
-    expect(&mut writer, Some(b"DATA\r\n"), "354")?;
-    let reply = expect(&mut writer, Some(&dot_stuff(message)), "250")?;
-    let _ = expect(&mut writer, Some(b"QUIT\r\n"), "221");
-    Ok(match reply.split_once("queued as ") {
-        Some((_, id)) => id.trim().to_string(),
-        None => reply,
-    })
-}
-
-/// One (possibly multi-line) reply, lines joined with `\n`.
-fn read_reply(reader: &mut impl BufRead) -> Result<String, String> {
-    let mut all = String::new();
-    loop {
-        let mut line = String::new();
-        let n = reader.read_line(&mut line).map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err(format!("connection closed; got {all:?}"));
-        }
-        all.push_str(line.trim_end());
-        if line.len() < 4 || line.as_bytes()[3] != b'-' {
-            return Ok(all);
-        }
-        all.push('\n');
-    }
-}
-
-/// CRLF line ends, leading dots doubled, and the terminating `.` line.
-fn dot_stuff(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len() + 64);
-    let mut at_line_start = true;
-    let mut prev = 0u8;
-    for &b in message {
-        if at_line_start && b == b'.' {
-            out.push(b'.');
-        }
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(b);
-        at_line_start = b == b'\n';
-        prev = b;
-    }
-    if !at_line_start {
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b".\r\n");
-    out
 }
 
 /// True while `pid` exists and is not a zombie.

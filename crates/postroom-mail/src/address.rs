@@ -27,7 +27,7 @@ pub(crate) fn envelope_address(value: &str) -> Option<EnvelopeAddress> {
     let candidate = match first_unquoted(value, '<') {
         Some(open) => {
             let after = value.get(open + 1..)?;
-            let close = after.find('>')?;
+            let close = first_unquoted(after, '>')?;
             let inner = after.get(..close)?.trim();
             if inner.is_empty() {
                 return Some(EnvelopeAddress::Null);
@@ -99,7 +99,7 @@ fn strip_source_route(inner: &str) -> &str {
 /// Lenient where real mail is (internationalised characters, odd dots in the
 /// local part, quoted local parts) but rejects whitespace, control
 /// characters, structural characters and replacement characters.
-pub(crate) fn is_valid_address(address: &str) -> bool {
+pub fn is_valid_address(address: &str) -> bool {
     if address.is_empty() || address.len() > MAX_ADDRESS_BYTES {
         return false;
     }

@@ -21,9 +21,10 @@ mod lines;
 mod message;
 mod trace;
 
+pub use address::is_valid_address;
 pub use attachment::Attachment;
 pub use envelope::{parse_drop_file, DropFile, Envelope, EnvelopeSource};
 pub use error::MailError;
 pub use message::{parse_message, ParsedMessage};
 pub use postroom_core::names::safe_file_name;
-pub use trace::{split_own_trace, TRACE_MARK};
+pub use trace::{own_trace_field, split_own_trace, TraceInfo, TRACE_MARK};

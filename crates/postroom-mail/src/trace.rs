@@ -7,65 +7,139 @@
 /// after the `by <host>` clause.
 pub const TRACE_MARK: &str = "(postroom)";
 
-/// Split `message` into postroom's leading `Received:` field (folded lines
-/// included) and the message as the client sent it. When the message does
-/// not start with a `Received:` field carrying [`TRACE_MARK`] in its `by`
-/// clause, the first part is empty.
+/// What our `Received:` field says about one SMTP transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceInfo<'a> {
+    /// The client's EHLO/HELO name and IP address.
+    pub helo: &'a str,
+    pub client_ip: &'a str,
+    /// Our host name.
+    pub by: &'a str,
+    /// `ESMTP`, `ESMTPS`, `UTF8SMTPS`, ...
+    pub protocol: &'a str,
+    /// The transaction id.
+    pub id: &'a str,
+    /// The one recipient, when there is exactly one.
+    pub for_recipient: Option<&'a str>,
+    /// RFC 5322 date of acceptance.
+    pub date: &'a str,
+}
+
+/// Our `Received:` field, folded over lines that start with a tab, ending
+/// with the date line (the line after the one that ends in `;`).
+/// Client-supplied text loses its control characters.
+pub fn own_trace_field(info: &TraceInfo<'_>) -> String {
+    let clean = |text: &str| -> String {
+        text.chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect()
+    };
+    let for_clause = info
+        .for_recipient
+        .map(|r| format!("\r\n\tfor <{}>", clean(r)))
+        .unwrap_or_default();
+    format!(
+        "Received: from {helo} ([{ip}])\r\n\tby {by} {TRACE_MARK} with {proto} id {id}{for_clause};\r\n\t{date}\r\n",
+        helo = clean(info.helo),
+        ip = clean(info.client_ip),
+        by = clean(info.by),
+        proto = clean(info.protocol),
+        id = clean(info.id),
+        date = clean(info.date),
+    )
+}
+
+/// Split `message` into postroom's leading `Received:` field and the
+/// message as the client sent it. Only the layout [`own_trace_field`]
+/// writes is recognised: a `Received:` line, tab-folded lines with
+/// [`TRACE_MARK`] in the `by` clause, and the date line after the line that
+/// ends in `;` — so lines the client sent, even ones starting with a space
+/// or tab, are never taken for ours. Otherwise the first part is empty.
 pub fn split_own_trace(message: &[u8]) -> (&[u8], &[u8]) {
     let none = (&message[..0], message);
-    let name = b"received:";
+    let name = b"received: from ";
     if message.len() < name.len() || !message[..name.len()].eq_ignore_ascii_case(name) {
         return none;
     }
-    // The field ends at the first line break not followed by a space or tab.
-    let mut end = None;
-    let mut i = 0;
-    while let Some(nl) = message[i..].iter().position(|&b| b == b'\n') {
-        let next = i + nl + 1;
-        match message.get(next) {
-            Some(b' ' | b'\t') => i = next,
-            _ => {
-                end = Some(next);
-                break;
-            }
+    let mut start = 0;
+    let mut marked = false;
+    let mut after_semicolon = false;
+    while let Some(nl) = message[start..].iter().position(|&b| b == b'\n') {
+        let line = &message[start..start + nl];
+        let end = start + nl + 1;
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end_matches('\r');
+        if start > 0 && !text.starts_with('\t') {
+            return none;
         }
-    }
-    let Some(end) = end else {
-        return none;
-    };
-    let field = &message[..end];
-    let unfolded: Vec<u8> = field
-        .iter()
-        .map(|&b| {
-            if b == b'\r' || b == b'\n' || b == b'\t' {
-                b' '
+        if after_semicolon {
+            return if marked {
+                (&message[..end], &message[end..])
             } else {
-                b
-            }
-        })
-        .collect();
-    let text = String::from_utf8_lossy(&unfolded);
-    let ours = text
-        .split(" by ")
-        .skip(1)
-        .any(|by| by.split_whitespace().nth(1) == Some(TRACE_MARK));
-    if ours {
-        (field, &message[end..])
-    } else {
-        none
+                none
+            };
+        }
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if words
+            .windows(3)
+            .any(|w| w.first() == Some(&"by") && w.get(2) == Some(&TRACE_MARK))
+        {
+            marked = true;
+        }
+        after_semicolon = text.ends_with(';');
+        start = end;
     }
+    none
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn field(for_recipient: Option<&str>) -> String {
+        own_trace_field(&TraceInfo {
+            helo: "client.test",
+            client_ip: "127.0.0.1",
+            by: "node1.test",
+            protocol: "ESMTPS",
+            id: "1-7",
+            for_recipient,
+            date: "Mon, 23 Nov 2026 20:00:00 +0000",
+        })
+    }
+
     #[test]
-    fn our_folded_received_field_is_split_off() {
-        let msg = b"Received: from client.test (client.test [127.0.0.1])\r\n\tby node1.test (postroom) with ESMTP id 1-7;\r\n\tMon, 23 Nov 2026 20:00:00 +0000\r\nFrom: a@x\r\n\r\nbody\r\n";
-        let (trace, rest) = split_own_trace(msg);
-        assert!(trace.starts_with(b"Received: from client.test"));
-        assert_eq!(rest, b"From: a@x\r\n\r\nbody\r\n");
+    fn our_field_is_split_off_exactly_with_or_without_a_for_clause() {
+        for f in [field(None), field(Some("docs@farm.test"))] {
+            for client in [
+                &b"From: a@x\r\n\r\nbody\r\n"[..],
+                b" starts with a space\r\n\tand a tab\r\n\r\nbody",
+                b"\tfolded-looking first line\r\n",
+                b"",
+            ] {
+                let mut msg = f.clone().into_bytes();
+                msg.extend_from_slice(client);
+                let (trace, rest) = split_own_trace(&msg);
+                assert_eq!(trace, f.as_bytes());
+                assert_eq!(rest, client, "{}", String::from_utf8_lossy(client));
+            }
+        }
+        assert!(field(None).contains("by node1.test (postroom) with ESMTPS id 1-7;\r\n\tMon, 23"));
+    }
+
+    #[test]
+    fn client_text_cannot_break_the_field() {
+        let f = own_trace_field(&TraceInfo {
+            helo: "evil\r\nX-Receiver: <x@y>",
+            client_ip: "192.0.2.1",
+            by: "n",
+            protocol: "ESMTP",
+            id: "1",
+            for_recipient: None,
+            date: "d",
+        });
+        assert!(f.contains("evil??X-Receiver"), "{f}");
+        assert_eq!(split_own_trace(f.as_bytes()).0, f.as_bytes());
     }
 
     #[test]

@@ -96,7 +96,15 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<Command, Reply> {
         "HELP" => Ok(Command::Help),
         "STARTTLS" => no_args(Command::StartTls),
         "EXPN" => Ok(Command::Expn),
-        _ => Err(Reply::new(500, "5.5.1", "command unrecognized")),
+        _ => {
+            // Reply text is sanitised by `Reply`; keep the echo short.
+            let shown: String = verb.chars().take(16).collect();
+            Err(Reply::new(
+                500,
+                "5.5.1",
+                &format!("command unrecognized: {shown:?}"),
+            ))
+        }
     }
 }
 
@@ -345,6 +353,10 @@ fn parse_path(inner: &str) -> Result<String, String> {
     let (local, domain) = split_mailbox(mailbox)?;
     check_local(local)?;
     check_domain(domain)?;
+    // What is accepted here must read back from the drop file's envelope lines.
+    if !postroom_mail::is_valid_address(mailbox) {
+        return Err(format!("address {mailbox:?} is not accepted here"));
+    }
     Ok(mailbox.to_string())
 }
 

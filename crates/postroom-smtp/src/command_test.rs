@@ -44,8 +44,11 @@ fn bad_lines_are_syntax_errors_naming_the_problem() {
         err(parse_line(b"NOOP \xff")),
         "500 5.5.2 syntax error: invalid UTF-8 at offset 5 in command line"
     );
-    assert_eq!(err(parse_line(b"FROB")), "500 5.5.1 command unrecognized");
-    assert_eq!(err(parse_line(b"")), "500 5.5.1 command unrecognized");
+    assert_eq!(
+        err(parse_line(b"FROB")),
+        "500 5.5.1 command unrecognized: \"FROB\""
+    );
+    assert_eq!(err(parse_line(b"")), "500 5.5.1 command unrecognized: \"\"");
     assert_eq!(
         err(parse_line(b"DATA x")),
         "501 5.5.4 syntax error: DATA takes no arguments"

@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::head::drop_file_head;
 use crate::server::{FarmPolicy, ServerSettings};
@@ -71,14 +71,25 @@ impl Stream {
     }
 }
 
-/// Write and clear the queued replies.
-async fn flush(stream: &mut Stream, out: &mut Vec<u8>) -> io::Result<()> {
+/// Write and clear the queued replies; a client that does not read them
+/// within `limit` is treated as gone.
+async fn flush(stream: &mut Stream, out: &mut Vec<u8>, limit: Duration) -> io::Result<()> {
     if out.is_empty() {
         return Ok(());
     }
-    let result = stream.write_all(out).await;
+    let result = within(limit, stream.write_all(out)).await;
     out.clear();
     result
+}
+
+/// `op`, or a timeout error after `limit`.
+async fn within<T>(
+    limit: Duration,
+    op: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    tokio::time::timeout(limit, op)
+        .await
+        .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
 }
 
 /// The state of the transaction in progress, beside the session's own.
@@ -105,6 +116,8 @@ pub(crate) async fn run(tcp: TcpStream, peer: PeerInfo, ctx: Arc<Context>, confi
     let mut line_started: Option<Instant> = None;
     let mut told_shutdown = false;
     let mut at_eof = false;
+    // Writes, the TLS handshake and the close may take no longer than an idle wait.
+    let limit = settings.idle_timeout;
     loop {
         while let Some(action) = session.next_action(ctx.policy.as_ref()) {
             match action {
@@ -113,7 +126,7 @@ pub(crate) async fn run(tcp: TcpStream, peer: PeerInfo, ctx: Arc<Context>, confi
                     let Some(acceptor) = settings.tls.clone() else {
                         return;
                     };
-                    if flush(&mut stream, &mut out).await.is_err() {
+                    if flush(&mut stream, &mut out, limit).await.is_err() {
                         return;
                     }
                     stream = match stream.upgrade(&acceptor).await {
@@ -140,19 +153,24 @@ pub(crate) async fn run(tcp: TcpStream, peer: PeerInfo, ctx: Arc<Context>, confi
                     }
                 }
                 Action::EndMessage => {
-                    let outcome = match tx.draft.take() {
-                        Some(draft) => match ctx.spool.commit(draft).await {
-                            Ok(committed) => {
-                                tx.key = Some(committed.key);
-                                StoreOutcome::Stored {
-                                    id: committed.key.short(),
-                                }
+                    let committed = match tx.draft.take() {
+                        Some(draft) => ctx.spool.commit(draft).await,
+                        None => Err("the session ended a message it never began".into()),
+                    };
+                    let outcome = match committed {
+                        Ok(committed) => {
+                            tx.key = Some(committed.key);
+                            StoreOutcome::Stored {
+                                id: committed.key.short(),
                             }
-                            Err(reason) => StoreOutcome::Failed { reason },
-                        },
-                        None => StoreOutcome::Failed {
-                            reason: "no message was begun".into(),
-                        },
+                        }
+                        Err(reason) => {
+                            // The detail (paths, errno) is for the log, not the client.
+                            warn!(client_ip = %peer.ip, reason = %reason, "cannot store a message; answering 451");
+                            StoreOutcome::Failed {
+                                reason: "cannot store the message now, try again later".into(),
+                            }
+                        }
                     };
                     session.stored(outcome);
                 }
@@ -166,8 +184,8 @@ pub(crate) async fn run(tcp: TcpStream, peer: PeerInfo, ctx: Arc<Context>, confi
                     tx.started = Instant::now();
                 }
                 Action::Close => {
-                    let _ = flush(&mut stream, &mut out).await;
-                    stream.close().await;
+                    let _ = flush(&mut stream, &mut out, limit).await;
+                    let _ = tokio::time::timeout(limit, stream.close()).await;
                     return;
                 }
             }
@@ -176,7 +194,7 @@ pub(crate) async fn run(tcp: TcpStream, peer: PeerInfo, ctx: Arc<Context>, confi
             // The session had its eof and closed nothing: do not spin.
             return;
         }
-        if flush(&mut stream, &mut out).await.is_err() {
+        if flush(&mut stream, &mut out, limit).await.is_err() {
             session.eof();
             at_eof = true;
             continue;

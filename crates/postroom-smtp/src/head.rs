@@ -2,7 +2,7 @@
 //! lines (`X-Sender`, one `X-Receiver` per recipient), then our `Received:`
 //! trace field. Pure: the time is passed in.
 
-use postroom_mail::TRACE_MARK;
+use postroom_mail::{own_trace_field, TraceInfo};
 use time::format_description::well_known::Rfc2822;
 use time::OffsetDateTime;
 
@@ -24,16 +24,18 @@ pub fn drop_file_head(
     let date = now
         .format(&Rfc2822)
         .unwrap_or_else(|_| now.unix_timestamp().to_string());
-    let for_clause = match envelope.recipients.as_slice() {
-        [one] => format!("\r\n\tfor <{}>", clean(one)),
-        _ => String::new(),
-    };
-    head.push_str(&format!(
-        "Received: from {helo} ([{ip}])\r\n\tby {hostname} {TRACE_MARK} with {proto} id {id}{for_clause};\r\n\t{date}\r\n",
-        helo = clean(&envelope.helo),
-        ip = peer.ip,
-        proto = envelope.protocol,
-    ));
+    head.push_str(&own_trace_field(&TraceInfo {
+        helo: &envelope.helo,
+        client_ip: &peer.ip.to_string(),
+        by: hostname,
+        protocol: &envelope.protocol,
+        id,
+        for_recipient: match envelope.recipients.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        },
+        date: &date,
+    }));
     head.into_bytes()
 }
 
@@ -105,5 +107,54 @@ mod tests {
         let drop = parse_drop_file(&file).unwrap();
         assert_eq!(drop.envelope.sender, "");
         assert!(String::from_utf8_lossy(&file).contains("for <docs@farm.test>;"));
+    }
+}
+
+#[cfg(test)]
+mod round_trip {
+    use super::*;
+    use crate::command::parse_mail;
+    use postroom_mail::parse_drop_file;
+
+    /// Every sender the session accepts reads back unchanged from the drop
+    /// file it writes, so nothing answered 250 is quarantined for its envelope.
+    #[test]
+    fn accepted_senders_read_back_from_the_drop_file() {
+        let candidates = [
+            "FROM:<plain@contoso.com>",
+            "FROM:<>",
+            "FROM:<\"a>b\"@x.test>",
+            "FROM:<\"\"@x.test>",
+            "FROM:<\"quoted space\"@x.test>",
+            "FROM:<@relay.test:routed@x.test>",
+            "FROM:<☃@x.test> SMTPUTF8",
+            "FROM:<jörg@bücher.example> SMTPUTF8",
+            "FROM:<u@[192.0.2.1]>",
+            "FROM:<a.b+tag@sub.x.test>",
+            "FROM:<\u{FFFD}@x.test> SMTPUTF8",
+        ];
+        let peer = PeerInfo {
+            ip: "127.0.0.1".parse().unwrap(),
+            port: 1,
+        };
+        let mut accepted = 0;
+        for args in candidates {
+            let Ok(mail) = parse_mail(args) else { continue };
+            accepted += 1;
+            let env = Envelope {
+                sender: mail.sender.clone(),
+                recipients: vec!["docs@farm.test".into()],
+                helo: "h".into(),
+                protocol: "ESMTP".into(),
+                declared_size: None,
+                eight_bit: false,
+                smtputf8: mail.smtputf8,
+            };
+            let mut file = drop_file_head(&env, &peer, "n", "1-1", OffsetDateTime::UNIX_EPOCH);
+            file.extend_from_slice(b"Subject: x\r\n\r\nb\r\n");
+            let drop = parse_drop_file(&file).unwrap_or_else(|e| panic!("{args}: {e}"));
+            assert_eq!(drop.envelope.sender, mail.sender, "{args}");
+        }
+        assert!(accepted >= 6, "only {accepted} accepted");
     }
 }

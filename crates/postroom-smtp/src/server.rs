@@ -97,9 +97,12 @@ pub async fn serve(
                 break;
             }
             _ = sessions.join_next() => {}
-            accepted = listener.accept() => if let Ok((tcp, _)) = accepted {
-                let text = format!("421 4.3.2 {} shutting down, try again later\r\n", settings.hostname);
-                tokio::spawn(refuse(tcp, text));
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => {
+                    let text = format!("421 4.3.2 {} shutting down, try again later\r\n", settings.hostname);
+                    tokio::spawn(refuse(tcp, text));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
     }

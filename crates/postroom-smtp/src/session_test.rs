@@ -204,7 +204,7 @@ fn small_commands() {
             "252 2.5.2 cannot VRFY user, but will accept message and attempt delivery",
             "214 2.0.0 commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS",
             "502 5.5.1 EXPN not supported",
-            "500 5.5.1 command unrecognized",
+            "500 5.5.1 command unrecognized: \"FROB\"",
             "250 2.0.0 ok",
             "221 2.0.0 bye"
         ]

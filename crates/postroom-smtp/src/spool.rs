@@ -21,7 +21,7 @@ use std::time::SystemTime;
 
 use postroom_core::{MessageKey, MessageKeyBuilder};
 use tokio::sync::{mpsc, oneshot};
-use tracing::warn;
+use tracing::{debug, warn};
 
 use crate::SmtpError;
 
@@ -43,14 +43,18 @@ pub struct Committed {
     pub key: MessageKey,
 }
 
-/// One message being received.
+/// One message being received. Dropping a draft that was not committed
+/// removes its temporary file.
 pub struct Draft {
     /// Hidden temporary name (skipped by the watcher) and final name.
     temp: PathBuf,
     final_path: PathBuf,
     head: Vec<u8>,
     body: Vec<u8>,
-    spill: Option<File>,
+    /// The temporary file, once created.
+    file: Option<File>,
+    /// The temporary file may exist and is ours to remove (until renamed).
+    temp_exists: bool,
     key: MessageKeyBuilder,
     failed: Option<String>,
 }
@@ -65,39 +69,56 @@ impl Draft {
         self.key.update(chunk);
         self.body.extend_from_slice(chunk);
         if self.body.len() >= SPILL_AT {
-            if let Err(e) = self.flush_spill().await {
-                let temp = self.temp.display();
-                self.failed = Some(format!("cannot write the message to {temp}: {e}"));
+            let file = self.file.take();
+            let head = std::mem::take(&mut self.head);
+            let mut body = std::mem::take(&mut self.body);
+            let path = self.temp.clone();
+            self.temp_exists = true;
+            let written = tokio::task::spawn_blocking(move || {
+                let file = write_out(file, &path, &head, &body)?;
+                body.clear();
+                Ok::<_, std::io::Error>((file, body))
+            })
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r);
+            match written {
+                Ok((file, body)) => {
+                    self.file = file;
+                    self.body = body;
+                }
+                Err(e) => {
+                    let temp = self.temp.display();
+                    self.failed = Some(format!("cannot write the message to {temp}: {e}"));
+                }
             }
         }
     }
+}
 
-    /// Write the buffered body (after the head, the first time) to the temp file.
-    async fn flush_spill(&mut self) -> std::io::Result<()> {
-        let file = self.spill.take();
-        let path = self.temp.clone();
-        let head = if file.is_none() {
-            std::mem::take(&mut self.head)
-        } else {
-            Vec::new()
-        };
-        let mut body = std::mem::take(&mut self.body);
-        let (file, body) = tokio::task::spawn_blocking(move || {
-            let mut file = match file {
-                Some(f) => f,
-                None => File::options().write(true).create_new(true).open(&path)?,
-            };
-            file.write_all(&head)?;
-            file.write_all(&body)?;
-            body.clear();
-            Ok::<_, std::io::Error>((file, body))
-        })
-        .await
-        .map_err(std::io::Error::other)??;
-        self.body = body;
-        self.spill = Some(file);
-        Ok(())
+impl Drop for Draft {
+    fn drop(&mut self) {
+        if self.temp_exists {
+            self.file = None;
+            let _ = std::fs::remove_file(&self.temp);
+        }
     }
+}
+
+/// Append `head` and `body` to `file`, creating it at `path` first if needed.
+fn write_out(
+    file: Option<File>,
+    path: &Path,
+    head: &[u8],
+    body: &[u8],
+) -> std::io::Result<Option<File>> {
+    let mut file = match file {
+        Some(f) => f,
+        None => File::options().write(true).create_new(true).open(path)?,
+    };
+    file.write_all(head)?;
+    file.write_all(body)?;
+    Ok(Some(file))
 }
 
 struct CommitRequest {
@@ -133,6 +154,13 @@ impl Spool {
             source,
         };
         std::fs::create_dir_all(dir).map_err(spool_err)?;
+        // A folder created just now must survive a crash along with what is written into it.
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent, Barrier::Directory).map_err(|e| SmtpError::Spool {
+                dir: dir.to_path_buf(),
+                source: std::io::Error::other(e),
+            })?;
+        }
         remove_stale_temps(dir, node);
         let (requests, rx) = mpsc::channel(4 * MAX_GROUP);
         let (committed_tx, committed) = mpsc::channel(4 * MAX_GROUP);
@@ -173,13 +201,15 @@ impl Spool {
             final_path: self.dir.join(format!("smtp-{id}.eml")),
             head,
             body: Vec::new(),
-            spill: None,
+            file: None,
+            temp_exists: false,
             key: MessageKeyBuilder::new(sender, recipients),
             failed: None,
         }
     }
 
-    /// Make the draft durable; `Err` carries the reason for `451 4.3.0`.
+    /// Make the draft durable; `Err` carries the reason (for the log; the
+    /// client gets `451 4.3.0`).
     pub async fn commit(&self, draft: Draft) -> Result<Committed, String> {
         if let Some(reason) = draft.failed.clone() {
             self.discard(draft);
@@ -194,13 +224,11 @@ impl Spool {
             .map_err(|_| "the spool committer stopped".to_string())?
     }
 
-    /// Drop a draft that will not be committed (its temporary file, if any).
+    /// Drop a draft that will not be committed (its temporary file, if
+    /// any, is removed on a blocking thread).
     pub fn discard(&self, draft: Draft) {
-        if let Some(file) = draft.spill {
-            tokio::task::spawn_blocking(move || {
-                drop(file);
-                let _ = std::fs::remove_file(draft.temp);
-            });
+        if draft.temp_exists {
+            tokio::task::spawn_blocking(move || drop(draft));
         }
     }
 }
@@ -226,101 +254,128 @@ async fn committer(
             .unwrap_or_else(|e| vec![Err(format!("the commit task failed: {e}")); answers.len()]);
         for (result, answer) in results.into_iter().zip(answers) {
             if let Ok(c) = &result {
-                // The pipeline may be gone (shutdown): the file stays and is filed at the next start.
-                let _ = committed.try_send(c.clone());
+                // When the pipeline is busy or gone, the folder scan finds the file instead.
+                if committed.try_send(c.clone()).is_err() {
+                    debug!(file = %c.path.display(), "offer queue full or closed; the folder scan will pick the file up");
+                }
             }
             let _ = answer.send(result);
         }
     }
 }
 
-/// Write, sync, rename and sync a group of drafts (blocking).
-fn commit_group(dir: &Path, drafts: Vec<Draft>) -> Vec<Result<Committed, String>> {
-    let staged: Vec<Staged> = drafts.into_iter().map(stage).collect();
-    let barrier = |what: &str| -> Result<(), String> {
-        let d = File::open(dir).map_err(|e| format!("cannot open {}: {e}", dir.display()))?;
-        let r = if what == "data" {
-            rustix::fs::syncfs(d.as_fd())
-        } else {
-            rustix::fs::fsync(d.as_fd())
-        };
-        r.map_err(|e| format!("cannot sync {} ({what}): {e}", dir.display()))
+/// Write, sync, rename and sync a group of drafts (blocking). Each draft's
+/// file stays open through the barriers so its own `fdatasync` reports any
+/// writeback error of its data (`syncfs` reports such an error only once per
+/// filesystem, perhaps to another group); drafts that fail are dropped, which
+/// removes their temporary files.
+fn commit_group(dir: &Path, mut drafts: Vec<Draft>) -> Vec<Result<Committed, String>> {
+    let mut results: Vec<Result<(), String>> = drafts.iter_mut().map(stage).collect();
+    let fail_all = |results: &mut Vec<Result<(), String>>, e: &str| {
+        for r in results.iter_mut().filter(|r| r.is_ok()) {
+            *r = Err(e.to_string());
+        }
     };
-    if let Err(e) = barrier("data") {
-        return staged
-            .into_iter()
-            .map(|s| {
-                if let Ok((temp, _, _)) = s {
-                    let _ = std::fs::remove_file(temp);
-                }
-                Err(e.clone())
-            })
-            .collect();
+    if let Err(e) = sync_dir(dir, Barrier::FileSystem) {
+        fail_all(&mut results, &e);
     }
-    let renamed: Vec<_> = staged
-        .into_iter()
-        .map(|s| {
-            let (temp, final_path, key) = s?;
-            std::fs::rename(&temp, &final_path).map_err(|e| {
-                let _ = std::fs::remove_file(&temp);
-                format!(
-                    "cannot rename {} to {}: {e}",
-                    temp.display(),
-                    final_path.display()
-                )
-            })?;
-            Ok((final_path, key))
-        })
-        .collect();
-    if let Err(e) = barrier("directory") {
-        // The data is synced but the names may not be: the client must retry.
+    for (draft, result) in drafts.iter_mut().zip(results.iter_mut()) {
+        if result.is_ok() {
+            *result = sync_and_rename(draft);
+        }
+    }
+    if let Err(e) = sync_dir(dir, Barrier::Directory) {
+        // The data is synced but the names may not be: the client must retry
+        // (the files stay and are filed; a re-send is a duplicate).
         warn!(error = %e, "renamed spool files may not be durable; answering 451");
-        return renamed.into_iter().map(|r| r.and(Err(e.clone()))).collect();
+        fail_all(&mut results, &e);
     }
-    renamed
-        .into_iter()
-        .map(|r| {
-            let (path, key) = r?;
-            let meta = std::fs::metadata(&path)
-                .map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
-            let modified = meta.modified().map_err(|e| e.to_string())?;
+    drafts
+        .iter()
+        .zip(results)
+        .map(|(draft, result)| {
+            result?;
+            let meta = draft
+                .file
+                .as_ref()
+                .ok_or("the spool file was closed early")?
+                .metadata()
+                .map_err(|e| format!("cannot stat {}: {e}", draft.final_path.display()))?;
+            let modified = meta
+                .modified()
+                .map_err(|e| format!("no mtime for {}: {e}", draft.final_path.display()))?;
             Ok(Committed {
-                path,
+                path: draft.final_path.clone(),
                 size: meta.len(),
                 modified,
-                key,
+                key: draft.key.clone().finish(),
             })
         })
         .collect()
 }
 
-type Staged = Result<(PathBuf, PathBuf, MessageKey), String>;
+#[derive(Clone, Copy)]
+enum Barrier {
+    /// `syncfs`: every dirty page of the filesystem, all drafts at once.
+    FileSystem,
+    /// `fsync` of the folder: the new names.
+    Directory,
+}
+
+fn sync_dir(dir: &Path, barrier: Barrier) -> Result<(), String> {
+    let d = File::open(dir).map_err(|e| format!("cannot open {}: {e}", dir.display()))?;
+    match barrier {
+        Barrier::FileSystem => rustix::fs::syncfs(d.as_fd()),
+        Barrier::Directory => rustix::fs::fsync(d.as_fd()),
+    }
+    .map_err(|e| format!("cannot sync {}: {e}", dir.display()))
+}
 
 /// Write whatever of the draft is still in memory to its temp file.
-fn stage(draft: Draft) -> Staged {
-    let Draft {
-        temp,
-        final_path,
-        head,
-        body,
-        spill,
-        key,
-        ..
-    } = draft;
-    let file = match spill {
-        Some(f) => Ok(f),
-        None => File::options().write(true).create_new(true).open(&temp),
-    };
-    let written = file.and_then(|mut f| {
-        f.write_all(&head)?;
-        f.write_all(&body)
-    });
-    match written {
-        Ok(()) => Ok((temp, final_path, key.finish())),
-        Err(e) => {
-            let _ = std::fs::remove_file(&temp);
-            Err(format!("cannot write {}: {e}", temp.display()))
+fn stage(draft: &mut Draft) -> Result<(), String> {
+    draft.temp_exists = true;
+    let file = draft.file.take();
+    match write_out(file, &draft.temp, &draft.head, &draft.body) {
+        Ok(file) => {
+            draft.file = file;
+            Ok(())
         }
+        Err(e) => Err(format!("cannot write {}: {e}", draft.temp.display())),
+    }
+}
+
+/// `fdatasync` the draft's file, then give it its final name without
+/// replacing anything there.
+fn sync_and_rename(draft: &mut Draft) -> Result<(), String> {
+    let file = draft
+        .file
+        .as_ref()
+        .ok_or("the spool file was closed early")?;
+    file.sync_data()
+        .map_err(|e| format!("cannot sync {}: {e}", draft.temp.display()))?;
+    rename_noreplace(&draft.temp, &draft.final_path).map_err(|e| {
+        format!(
+            "cannot rename {} to {}: {e}",
+            draft.temp.display(),
+            draft.final_path.display()
+        )
+    })?;
+    draft.temp_exists = false;
+    Ok(())
+}
+
+/// Rename without replacing an existing file (a message that already got
+/// `250`); where the filesystem has no `RENAME_NOREPLACE` (NFS), link and
+/// unlink instead, which also refuses an existing name.
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS | rustix::io::Errno::NOTSUP) => {
+            std::fs::hard_link(from, to)?;
+            std::fs::remove_file(from)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -339,3 +394,7 @@ fn remove_stale_temps(dir: &Path, node: u64) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "spool_test.rs"]
+mod tests;

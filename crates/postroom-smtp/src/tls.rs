@@ -24,6 +24,16 @@ pub enum CertificateSource<'a> {
 
 /// Build the TLS acceptor used after `STARTTLS`.
 pub fn acceptor(source: CertificateSource<'_>) -> Result<TlsAcceptor, SmtpError> {
+    let described = match &source {
+        CertificateSource::Files { certificate, key } => format!(
+            "certificate {} with key {}",
+            certificate.display(),
+            key.display()
+        ),
+        CertificateSource::SelfSigned { hostname } => {
+            format!("self-signed certificate for {hostname:?}")
+        }
+    };
     let (chain, key) = match source {
         CertificateSource::Files { certificate, key } => (load_chain(certificate)?, load_key(key)?),
         CertificateSource::SelfSigned { hostname } => self_signed(hostname)?,
@@ -33,7 +43,7 @@ pub fn acceptor(source: CertificateSource<'_>) -> Result<TlsAcceptor, SmtpError>
         .with_safe_default_protocol_versions()
         .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
         .map_err(|e| SmtpError::Tls {
-            reason: e.to_string(),
+            reason: format!("{described}: {e}"),
         })?;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }

@@ -104,10 +104,10 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         quarantine,
         counters.clone(),
     ));
-    let pipeline_task = tokio::spawn(pipeline.run(ready, shutdown.clone()));
     let smtp_shutdown = CancellationToken::new();
     let smtp =
         front_door::start(cfg, farm.clone(), drop, &drop_path, smtp_shutdown.clone()).await?;
+    let pipeline_task = tokio::spawn(pipeline.run(ready, shutdown.clone()));
     let smtp_address = smtp
         .as_ref()
         .map_or_else(|| "off".to_string(), |s| s.address.to_string());
