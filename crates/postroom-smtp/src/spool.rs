@@ -7,9 +7,12 @@
 //! hidden temporary file in the folder once it passes [`SPILL_AT`], so a
 //! 50 MB message never sits in memory whole. [`Spool::commit`] hands drafts
 //! to one committer task that group-commits whatever is waiting: write the
-//! in-memory ones, one `syncfs`, rename every temp file to its final name,
-//! one directory fsync, then answer every session. Concurrent sessions share
-//! two barriers instead of paying an fsync each.
+//! in-memory ones, one `syncfs` on a descriptor the committer keeps open (so
+//! every writeback error since its last barrier is reported to it, Linux ≥
+//! 5.8), an `fdatasync` of spilled drafts only (their early pages may have
+//! failed before that window), no-replace renames to the final names, one
+//! directory fsync, then answer every session. Concurrent sessions share
+//! the barriers instead of paying an fsync each.
 
 use std::fs::File;
 use std::io::Write;
@@ -55,6 +58,8 @@ pub struct Draft {
     file: Option<File>,
     /// The temporary file may exist and is ours to remove (until renamed).
     temp_exists: bool,
+    /// Part of the message was written before the commit (see `sync_and_rename`).
+    spilled: bool,
     key: MessageKeyBuilder,
     failed: Option<String>,
 }
@@ -74,6 +79,7 @@ impl Draft {
             let mut body = std::mem::take(&mut self.body);
             let path = self.temp.clone();
             self.temp_exists = true;
+            self.spilled = true;
             let written = tokio::task::spawn_blocking(move || {
                 let file = write_out(file, &path, &head, &body)?;
                 body.clear();
@@ -203,6 +209,7 @@ impl Spool {
             body: Vec::new(),
             file: None,
             temp_exists: false,
+            spilled: false,
             key: MessageKeyBuilder::new(sender, recipients),
             failed: None,
         }
@@ -238,6 +245,12 @@ async fn committer(
     mut requests: mpsc::Receiver<CommitRequest>,
     committed: mpsc::Sender<Committed>,
 ) {
+    // One descriptor for the committer's life: `syncfs` reports each
+    // writeback error on the filesystem to it once, whoever else syncs.
+    let folder = Arc::new(Folder {
+        path: dir.to_path_buf(),
+        fd: File::open(dir.as_path()),
+    });
     while let Some(first) = requests.recv().await {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -246,10 +259,10 @@ async fn committer(
                 Err(_) => break,
             }
         }
-        let spool_dir = dir.clone();
+        let folder = folder.clone();
         let (drafts, answers): (Vec<_>, Vec<_>) =
             group.into_iter().map(|r| (r.draft, r.answer)).unzip();
-        let results = tokio::task::spawn_blocking(move || commit_group(&spool_dir, drafts))
+        let results = tokio::task::spawn_blocking(move || commit_group(&folder, drafts))
             .await
             .unwrap_or_else(|e| vec![Err(format!("the commit task failed: {e}")); answers.len()]);
         for (result, answer) in results.into_iter().zip(answers) {
@@ -264,19 +277,18 @@ async fn committer(
     }
 }
 
-/// Write, sync, rename and sync a group of drafts (blocking). Each draft's
-/// file stays open through the barriers so its own `fdatasync` reports any
-/// writeback error of its data (`syncfs` reports such an error only once per
-/// filesystem, perhaps to another group); drafts that fail are dropped, which
-/// removes their temporary files.
-fn commit_group(dir: &Path, mut drafts: Vec<Draft>) -> Vec<Result<Committed, String>> {
+/// Write, sync, rename and sync a group of drafts (blocking); see the module
+/// doc for which barrier covers which draft. An error in the shared barriers
+/// fails the whole group (the clients retry); drafts that fail are dropped,
+/// which removes their temporary files.
+fn commit_group(folder: &Folder, mut drafts: Vec<Draft>) -> Vec<Result<Committed, String>> {
     let mut results: Vec<Result<(), String>> = drafts.iter_mut().map(stage).collect();
     let fail_all = |results: &mut Vec<Result<(), String>>, e: &str| {
         for r in results.iter_mut().filter(|r| r.is_ok()) {
             *r = Err(e.to_string());
         }
     };
-    if let Err(e) = sync_dir(dir, Barrier::FileSystem) {
+    if let Err(e) = folder.sync(Barrier::FileSystem) {
         fail_all(&mut results, &e);
     }
     for (draft, result) in drafts.iter_mut().zip(results.iter_mut()) {
@@ -284,7 +296,7 @@ fn commit_group(dir: &Path, mut drafts: Vec<Draft>) -> Vec<Result<Committed, Str
             *result = sync_and_rename(draft);
         }
     }
-    if let Err(e) = sync_dir(dir, Barrier::Directory) {
+    if let Err(e) = folder.sync(Barrier::Directory) {
         // The data is synced but the names may not be: the client must retry
         // (the files stay and are filed; a re-send is a duplicate).
         warn!(error = %e, "renamed spool files may not be durable; answering 451");
@@ -322,13 +334,33 @@ enum Barrier {
     Directory,
 }
 
-fn sync_dir(dir: &Path, barrier: Barrier) -> Result<(), String> {
-    let d = File::open(dir).map_err(|e| format!("cannot open {}: {e}", dir.display()))?;
-    match barrier {
-        Barrier::FileSystem => rustix::fs::syncfs(d.as_fd()),
-        Barrier::Directory => rustix::fs::fsync(d.as_fd()),
+/// The spool folder, opened once.
+struct Folder {
+    path: PathBuf,
+    fd: std::io::Result<File>,
+}
+
+impl Folder {
+    fn sync(&self, barrier: Barrier) -> Result<(), String> {
+        let path = self.path.display();
+        let fd = self
+            .fd
+            .as_ref()
+            .map_err(|e| format!("cannot open {path}: {e}"))?;
+        match barrier {
+            Barrier::FileSystem => rustix::fs::syncfs(fd.as_fd()),
+            Barrier::Directory => rustix::fs::fsync(fd.as_fd()),
+        }
+        .map_err(|e| format!("cannot sync {path}: {e}"))
     }
-    .map_err(|e| format!("cannot sync {}: {e}", dir.display()))
+}
+
+fn sync_dir(dir: &Path, barrier: Barrier) -> Result<(), String> {
+    let folder = Folder {
+        path: dir.to_path_buf(),
+        fd: File::open(dir),
+    };
+    folder.sync(barrier)
 }
 
 /// Write whatever of the draft is still in memory to its temp file.
@@ -344,15 +376,20 @@ fn stage(draft: &mut Draft) -> Result<(), String> {
     }
 }
 
-/// `fdatasync` the draft's file, then give it its final name without
-/// replacing anything there.
+/// Give the draft's file its final name without replacing anything there.
+/// A spilled draft is `fdatasync`ed first: its early writes may have been
+/// written back (and failed) before this group's `syncfs`, which would then
+/// not report it; the file's own descriptor does. The rest of the group was
+/// written after the committer's last `syncfs`, which reports any error.
 fn sync_and_rename(draft: &mut Draft) -> Result<(), String> {
     let file = draft
         .file
         .as_ref()
         .ok_or("the spool file was closed early")?;
-    file.sync_data()
-        .map_err(|e| format!("cannot sync {}: {e}", draft.temp.display()))?;
+    if draft.spilled {
+        file.sync_data()
+            .map_err(|e| format!("cannot sync {}: {e}", draft.temp.display()))?;
+    }
     rename_noreplace(&draft.temp, &draft.final_path).map_err(|e| {
         format!(
             "cannot rename {} to {}: {e}",
