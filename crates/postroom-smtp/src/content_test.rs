@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
+use crate::test_rng::XorShift;
 
 /// Decodes `input` fed in pieces of the given sizes (cycled; the rest in
 /// one piece when `sizes` is empty). Returns (content, consumed, done).
@@ -125,20 +126,6 @@ fn done_decoder_consumes_nothing_more() {
     assert_eq!(decoder.decode(b".\r\n", &mut out), 3);
     assert_eq!(decoder.decode(b"more", &mut out), 0);
     assert!(out.is_empty());
-}
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 #[test]

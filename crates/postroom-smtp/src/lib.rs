@@ -28,6 +28,9 @@ mod session;
 pub mod spool;
 pub mod tls;
 
+#[cfg(test)]
+mod test_rng;
+
 use std::net::IpAddr;
 
 pub use error::SmtpError;
