@@ -1,4 +1,5 @@
-//! postroom's own trace header: the `Received:` field a node's SMTP
+//! What postroom writes on top of a message it accepted over SMTP: the
+//! drop-file envelope lines and its own trace header. The trace header: the `Received:` field a node's SMTP
 //! listener puts on top of the stored copy of a message. It is part of the
 //! stored copy but not of the message key, so a message re-sent after a lost
 //! `250` (with a new `Received:` of ours) keeps its identity.
@@ -29,11 +30,6 @@ pub struct TraceInfo<'a> {
 /// with the date line (the line after the one that ends in `;`).
 /// Client-supplied text loses its control characters.
 pub fn own_trace_field(info: &TraceInfo<'_>) -> String {
-    let clean = |text: &str| -> String {
-        text.chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect()
-    };
     let for_clause = info
         .for_recipient
         .map(|r| format!("\r\n\tfor <{}>", clean(r)))
@@ -47,6 +43,25 @@ pub fn own_trace_field(info: &TraceInfo<'_>) -> String {
         id = clean(info.id),
         date = clean(info.date),
     )
+}
+
+/// The head of a drop file postroom writes for a message it accepted: the
+/// IIS envelope lines (`X-Sender`, one `X-Receiver` per recipient) that
+/// [`crate::parse_drop_file`] reads back, then [`own_trace_field`].
+pub fn drop_file_head(sender: &str, recipients: &[String], trace: &TraceInfo<'_>) -> String {
+    let mut head = format!("X-Sender: <{}>\r\n", clean(sender));
+    for rcpt in recipients {
+        head.push_str(&format!("X-Receiver: <{}>\r\n", clean(rcpt)));
+    }
+    head.push_str(&own_trace_field(trace));
+    head
+}
+
+/// Client-supplied text never carries line breaks or control characters into a head.
+fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// Split `message` into postroom's leading `Received:` field and the
@@ -125,6 +140,30 @@ mod tests {
             }
         }
         assert!(field(None).contains("by node1.test (postroom) with ESMTPS id 1-7;\r\n\tMon, 23"));
+    }
+
+    #[test]
+    fn the_drop_file_head_reads_back_with_its_envelope() {
+        let rcpts = vec!["docs@farm.test".to_string(), "team@farm.test".to_string()];
+        let mut file = drop_file_head(
+            "a@x.test",
+            &rcpts,
+            &TraceInfo {
+                helo: "h",
+                client_ip: "127.0.0.1",
+                by: "n",
+                protocol: "ESMTP",
+                id: "1-1",
+                for_recipient: None,
+                date: "d",
+            },
+        )
+        .into_bytes();
+        file.extend_from_slice(b"Subject: s\r\n\r\nb\r\n");
+        let drop = crate::parse_drop_file(&file).unwrap();
+        assert_eq!(drop.envelope.sender, "a@x.test");
+        assert_eq!(drop.envelope.recipients, rcpts);
+        assert_eq!(split_own_trace(drop.message).1, b"Subject: s\r\n\r\nb\r\n");
     }
 
     #[test]

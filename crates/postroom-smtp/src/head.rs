@@ -1,8 +1,8 @@
-//! The head of a drop file written by the SMTP listener: IIS-style envelope
-//! lines (`X-Sender`, one `X-Receiver` per recipient), then our `Received:`
-//! trace field. Pure: the time is passed in.
+//! The head of a drop file written by the SMTP listener, from a session's
+//! envelope and peer (the layout itself is `postroom_mail::drop_file_head`,
+//! next to the parser that reads it back). Pure: the time is passed in.
 
-use postroom_mail::{own_trace_field, TraceInfo};
+use postroom_mail::TraceInfo;
 use time::format_description::well_known::Rfc2822;
 use time::OffsetDateTime;
 
@@ -17,14 +17,10 @@ pub fn drop_file_head(
     id: &str,
     now: OffsetDateTime,
 ) -> Vec<u8> {
-    let mut head = format!("X-Sender: <{}>\r\n", clean(&envelope.sender));
-    for rcpt in &envelope.recipients {
-        head.push_str(&format!("X-Receiver: <{}>\r\n", clean(rcpt)));
-    }
     let date = now
         .format(&Rfc2822)
         .unwrap_or_else(|_| now.unix_timestamp().to_string());
-    head.push_str(&own_trace_field(&TraceInfo {
+    let trace = TraceInfo {
         helo: &envelope.helo,
         client_ip: &peer.ip.to_string(),
         by: hostname,
@@ -35,15 +31,8 @@ pub fn drop_file_head(
             _ => None,
         },
         date: &date,
-    }));
-    head.into_bytes()
-}
-
-/// Client-supplied text never carries line breaks or control characters into the head.
-fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    };
+    postroom_mail::drop_file_head(&envelope.sender, &envelope.recipients, &trace).into_bytes()
 }
 
 #[cfg(test)]

@@ -184,11 +184,6 @@ impl Spool {
         Ok((spool, committed))
     }
 
-    /// The folder messages are written into.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// A transaction id, unique on this node: it names the draft's files
     /// and goes into our `Received:` field.
     pub fn next_id(&self) -> String {

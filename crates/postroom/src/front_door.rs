@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use postroom_cluster::Farm;
-use postroom_core::config::ConfigFile;
+use postroom_core::config::{ConfigFile, FarmSettings};
 use postroom_core::net::Admission;
 use postroom_core::route::{route_recipient, RecipientRoute, Refusal};
 use postroom_dropfolder::{DropFolder, ReadyFile};
@@ -58,12 +58,13 @@ impl FarmPolicy for ReplicatedPolicy {
     }
 
     fn message_limits(&self) -> MessageLimits {
-        self.farm.read(|state| {
-            let farm = state.config().map(|c| c.farm.clone()).unwrap_or_default();
-            MessageLimits {
-                max_message_size: farm.max_message_size.0,
-                max_recipients: farm.max_recipients,
-            }
+        let limits = |farm: &FarmSettings| MessageLimits {
+            max_message_size: farm.max_message_size.0,
+            max_recipients: farm.max_recipients,
+        };
+        self.farm.read(|state| match state.config() {
+            Some(config) => limits(&config.farm),
+            None => limits(&FarmSettings::default()),
         })
     }
 }
