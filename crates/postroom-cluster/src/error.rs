@@ -42,6 +42,18 @@ pub enum ClusterError {
     #[error("this node is not the leader (known leader: {leader:?})")]
     NotLeader { leader: Option<u64> },
 
+    /// The leader could not be reached to forward an operation.
+    #[error("cannot reach node {node} at {address}: {detail}")]
+    Unreachable {
+        node: u64,
+        address: String,
+        detail: String,
+    },
+
+    /// The leader refused or failed a forwarded operation.
+    #[error("node {node} answered: {detail}")]
+    Remote { node: u64, detail: String },
+
     /// No leader became known in time.
     #[error("no leader known after waiting {waited_ms} ms")]
     NoLeader { waited_ms: u64 },
@@ -78,6 +90,13 @@ impl ClusterError {
         ClusterError::Decode {
             what: what.into(),
             detail: err.to_string(),
+        }
+    }
+
+    pub(crate) fn unexpected(action: &str, got: &impl std::fmt::Debug) -> Self {
+        ClusterError::Raft {
+            action: action.to_string(),
+            detail: format!("unexpected answer {got:?}"),
         }
     }
 

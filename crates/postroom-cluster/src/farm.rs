@@ -1,6 +1,8 @@
 //! [`Farm`], the handle the binary uses: opens the sled storage, starts the
-//! Raft node, proposes commands (stamped with the wall clock), reads the
-//! applied [`FarmState`], reports status and serves the Raft transport.
+//! Raft node and forms or enters the farm ([`Formation`]), reads the applied
+//! [`FarmState`], reports status and serves the Raft transport. Proposals,
+//! linearizable reads and membership changes go through the leader
+//! (`leader.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -8,10 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openraft::error::{ClientWriteError, RaftError};
-use openraft::{BasicNode, ChangeMembers, Config, ServerState, SnapshotPolicy};
-use postroom_core::{Command, FarmState, Proposal, Response, Timestamp};
+use openraft::{BasicNode, Config, ServerState, SnapshotPolicy};
+use postroom_core::cluster::Formation;
+use postroom_core::FarmState;
 
 use crate::backend::{flush_durable, get_json, put_json, RaftBackend, SledBackend};
+use crate::leader::LeaderClients;
 use crate::log_store::LogStore;
 use crate::network::Network;
 use crate::proto::raft_server::RaftServer;
@@ -38,6 +42,8 @@ pub struct FarmOptions {
     pub dir: PathBuf,
     /// Take a snapshot (and compact the log) every this many log entries.
     pub snapshot_every: u64,
+    /// How a pristine node forms or enters its farm (ignored once it has state).
+    pub formation: Formation,
 }
 
 /// This node's Raft role.
@@ -69,6 +75,10 @@ pub struct FarmStatus {
     pub voters: BTreeSet<u64>,
     /// Every member (voters and learners) with its gRPC address.
     pub members: BTreeMap<u64, String>,
+    /// On the leader: the last log index known replicated to each member.
+    pub matched: BTreeMap<u64, Option<u64>>,
+    /// On the leader: time since a quorum last acknowledged it.
+    pub millis_since_quorum_ack: Option<u64>,
 }
 
 /// A running farm node. Cheap to clone; clones share the node.
@@ -82,6 +92,7 @@ struct Inner {
     raft: FarmRaft,
     shared: Arc<Shared>,
     backend: Arc<dyn RaftBackend>,
+    leader_clients: std::sync::Mutex<LeaderClients>,
     stopped: tokio::sync::Mutex<bool>,
 }
 
@@ -111,13 +122,13 @@ fn raft_config(snapshot_every: u64) -> Result<Arc<Config>, ClusterError> {
         .map_err(|e| invalid(e.to_string()))
 }
 
-fn now_millis() -> u64 {
+pub(crate) fn now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-fn write_error(
+pub(crate) fn write_error(
     action: &str,
     e: RaftError<RaftNodeId, ClientWriteError<RaftNodeId, BasicNode>>,
 ) -> ClusterError {
@@ -133,7 +144,9 @@ fn write_error(
     }
 }
 
-fn stopped(action: &str) -> impl FnOnce(openraft::error::Fatal<RaftNodeId>) -> ClusterError + '_ {
+pub(crate) fn stopped(
+    action: &str,
+) -> impl FnOnce(openraft::error::Fatal<RaftNodeId>) -> ClusterError + '_ {
     move |f| ClusterError::Stopped {
         action: action.to_string(),
         detail: f.to_string(),
@@ -154,10 +167,12 @@ fn check_node_id(backend: &dyn RaftBackend, opts: &FarmOptions) -> Result<(), Cl
 }
 
 impl Farm {
-    /// Open storage and start Raft. On first start (nothing stored) this node
-    /// becomes a single-member farm. If this node is the only voter, wait (at
-    /// most 10 s) until it is leader; a member of a larger farm returns at
-    /// once, since peers can only reach it once [`Farm::raft_service`] is served.
+    /// Open storage and start Raft. On first start (nothing stored) the node
+    /// forms its farm as `opts.formation` says: alone; with static peers (the
+    /// lowest id initialises, the others wait to hear from it); or not at all
+    /// (it waits to be added). If this node is the only voter, wait (at most
+    /// 10 s) until it is leader; a member of a larger farm returns at once,
+    /// since peers can only reach it once [`Farm::raft_service`] is served.
     /// Restarts recover state from the latest snapshot plus the log.
     pub async fn open(opts: FarmOptions) -> Result<Farm, ClusterError> {
         let farm = Farm::open_member(opts.clone()).await?;
@@ -172,13 +187,34 @@ impl Farm {
         }
     }
 
-    /// Initialize a pristine node as a single-member farm; wait for leadership
+    /// Form the farm if this pristine node is the one to; wait for leadership
     /// if this node is the only voter.
     async fn become_ready(&self, opts: FarmOptions) -> Result<(), ClusterError> {
         let raft = &self.inner.raft;
         if !raft.is_initialized().await.map_err(stopped("open"))? {
-            self.initialize_with(BTreeMap::from([(opts.node_id, opts.advertise_addr)]))
-                .await?;
+            match opts.formation {
+                Formation::Single => {
+                    self.initialize_with(BTreeMap::from([(opts.node_id, opts.advertise_addr)]))
+                        .await?
+                }
+                Formation::Static(peers) => {
+                    if peers.keys().next() == Some(&opts.node_id) {
+                        tracing::info!(node = opts.node_id, members = ?peers, "forming the farm");
+                        self.initialize_with(peers).await?;
+                    } else {
+                        tracing::info!(
+                            node = opts.node_id,
+                            "waiting for the lowest-id peer to form the farm"
+                        );
+                    }
+                }
+                Formation::Join => {
+                    tracing::info!(
+                        node = opts.node_id,
+                        "waiting to be added with `postroom cluster join`"
+                    );
+                }
+            }
         }
         // Ask the core, not the metrics: they may not reflect the membership yet.
         let voters: BTreeSet<u64> = raft
@@ -217,6 +253,7 @@ impl Farm {
             raft,
             shared,
             backend,
+            leader_clients: std::sync::Mutex::new(LeaderClients::new()),
             stopped: tokio::sync::Mutex::new(false),
         };
         Ok(Farm {
@@ -246,48 +283,31 @@ impl Farm {
             })
     }
 
-    /// On the leader: add node `id` at `addr`, wait until it caught up, then make it a voter.
-    pub async fn add_voter(&self, id: u64, addr: String) -> Result<(), ClusterError> {
-        let action = format!("add voter {id} at {addr}");
-        self.inner
-            .raft
-            .add_learner(id, BasicNode::new(addr), true)
-            .await
-            .map_err(|e| write_error(&action, e))?;
-        self.inner
-            .raft
-            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
-            .await
-            .map_err(|e| write_error(&action, e))?;
-        Ok(())
+    /// This node's id.
+    pub fn node_id(&self) -> u64 {
+        self.inner.node_id
     }
 
-    /// Stamp `now` (wall clock, ms since epoch) and replicate one command;
-    /// returns the state machine's response once it is applied here.
-    pub async fn propose(&self, command: Command) -> Result<Response, ClusterError> {
-        let proposal = Proposal {
-            now: Timestamp(now_millis()),
-            command,
-        };
-        let written = self
-            .inner
-            .raft
-            .client_write(proposal)
-            .await
-            .map_err(|e| write_error("propose", e))?;
-        written.data.ok_or(ClusterError::NoResponse {
-            index: written.log_id.index,
-        })
+    pub(crate) fn raft(&self) -> &FarmRaft {
+        &self.inner.raft
     }
 
-    /// Read the locally applied state.
+    pub(crate) fn leader_clients(&self) -> std::sync::MutexGuard<'_, LeaderClients> {
+        self.inner
+            .leader_clients
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Read the locally applied state (may trail the leader; see
+    /// [`Farm::read_linearizable`]).
     pub fn read<T>(&self, f: impl FnOnce(&FarmState) -> T) -> T {
         f(&self.inner.shared.read().state)
     }
 
     /// The tonic service to mount on the node's gRPC server (Raft transport).
     pub fn raft_service(&self) -> RaftServer<RaftService> {
-        RaftService::new(self.inner.raft.clone()).into_server()
+        RaftService::new(self.clone()).into_server()
     }
 
     /// Leader, term, indexes and membership as this node sees them.
@@ -316,6 +336,13 @@ impl Farm {
                 .nodes()
                 .map(|(id, node)| (*id, node.addr.clone()))
                 .collect(),
+            matched: metrics
+                .replication
+                .iter()
+                .flatten()
+                .map(|(id, log)| (*id, log.map(|l| l.index)))
+                .collect(),
+            millis_since_quorum_ack: metrics.millis_since_quorum_ack,
         }
     }
 

@@ -10,6 +10,7 @@
 mod backend;
 mod error;
 mod farm;
+mod leader;
 mod log_store;
 mod network;
 mod service;
@@ -25,5 +26,6 @@ pub mod proto {
 pub use backend::{RaftBackend, SledBackend};
 pub use error::ClusterError;
 pub use farm::{Farm, FarmOptions, FarmStatus, Role};
+pub use leader::MembershipChange;
 pub use service::RaftService;
 pub use types::TypeConfig;

@@ -1,26 +1,43 @@
 //! The Raft transport's server side: a tonic service that decodes a peer's
 //! serde_json-encoded openraft request, hands it to the local Raft node and
-//! returns the encoded `Result<response, error>`.
+//! returns the encoded `Result<response, error>`; and the leader-only
+//! operations followers forward (`leader.rs`), answered with
+//! `Result<LeaderDone, Refusal>`.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tonic::{Request, Status};
 
+use crate::farm::Farm;
+use crate::leader::{LeaderOp, Refusal};
 use crate::network::MAX_MESSAGE_BYTES;
 use crate::proto::raft_server::{Raft as RaftRpc, RaftServer};
 use crate::proto::{RaftReply, RaftRequest};
-use crate::types::FarmRaft;
 
 /// Serves the Raft RPCs of one node.
 #[derive(Clone)]
 pub struct RaftService {
-    raft: FarmRaft,
+    farm: Farm,
 }
 
 impl RaftService {
-    /// The service of `raft`.
-    pub fn new(raft: FarmRaft) -> RaftService {
-        RaftService { raft }
+    /// The service of `farm`'s Raft node.
+    pub fn new(farm: Farm) -> RaftService {
+        RaftService { farm }
+    }
+
+    /// Run a forwarded leader operation here; refused unless this node leads.
+    async fn leader_op(
+        &self,
+        request: Request<RaftRequest>,
+    ) -> Result<tonic::Response<RaftReply>, Status> {
+        let op: LeaderOp = decode(request, "leader operation")?;
+        let result = self
+            .farm
+            .run_as_leader(op)
+            .await
+            .map_err(|e| Refusal::from_error(&e));
+        encode(&result, "leader operation")
     }
 
     /// Wrap into the generated tonic server, with message limits that fit the transport.
@@ -54,7 +71,10 @@ impl RaftRpc for RaftService {
         request: Request<RaftRequest>,
     ) -> Result<tonic::Response<RaftReply>, Status> {
         let req = decode(request, "append entries request")?;
-        encode(&self.raft.append_entries(req).await, "append entries")
+        encode(
+            &self.farm.raft().append_entries(req).await,
+            "append entries",
+        )
     }
 
     async fn vote(
@@ -62,7 +82,7 @@ impl RaftRpc for RaftService {
         request: Request<RaftRequest>,
     ) -> Result<tonic::Response<RaftReply>, Status> {
         let req = decode(request, "vote request")?;
-        encode(&self.raft.vote(req).await, "vote")
+        encode(&self.farm.raft().vote(req).await, "vote")
     }
 
     async fn install_snapshot(
@@ -70,6 +90,30 @@ impl RaftRpc for RaftService {
         request: Request<RaftRequest>,
     ) -> Result<tonic::Response<RaftReply>, Status> {
         let req = decode(request, "install snapshot request")?;
-        encode(&self.raft.install_snapshot(req).await, "install snapshot")
+        encode(
+            &self.farm.raft().install_snapshot(req).await,
+            "install snapshot",
+        )
+    }
+
+    async fn propose(
+        &self,
+        request: Request<RaftRequest>,
+    ) -> Result<tonic::Response<RaftReply>, Status> {
+        self.leader_op(request).await
+    }
+
+    async fn read_index(
+        &self,
+        request: Request<RaftRequest>,
+    ) -> Result<tonic::Response<RaftReply>, Status> {
+        self.leader_op(request).await
+    }
+
+    async fn change_membership(
+        &self,
+        request: Request<RaftRequest>,
+    ) -> Result<tonic::Response<RaftReply>, Status> {
+        self.leader_op(request).await
     }
 }

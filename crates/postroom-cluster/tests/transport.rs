@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{claim, key, listen, options, serve, set_config, start_member, stop, token, Node};
-use postroom_cluster::{ClusterError, Farm, Role};
+use postroom_cluster::{Farm, MembershipChange, Role};
 use postroom_core::ClaimResult;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -30,16 +30,22 @@ async fn two_voters_replicate_a_command_over_grpc() {
     let granted = claim(&leader_node.farm, 7, vec![key(1), key(2)]).await;
     let t2 = token(&granted[1]);
 
-    // The follower refuses writes and names the leader.
-    match follower.farm.propose(set_config()).await {
-        Err(ClusterError::NotLeader { leader: Some(id) }) => assert_eq!(id, leader),
-        other => panic!("follower accepted a write: {other:?}"),
-    }
-
-    let applied = leader_node.farm.status().last_applied_index.unwrap();
-    follower.farm.wait_applied(applied, WAIT).await.unwrap();
+    // The follower forwards writes to the leader and sees them applied on return.
+    let forwarded = claim(&follower.farm, 8, vec![key(3)]).await;
+    let t3 = token(&forwarded[0]);
+    assert!(t3 > t2);
+    follower
+        .farm
+        .read(|s| assert_eq!(s.lease(&key(3)).map(|l| (l.node, l.token)), Some((8, t3))));
+    // A linearizable read on the follower sees every write committed before it.
+    claim(&leader_node.farm, 7, vec![key(4)]).await;
+    let seen = follower
+        .farm
+        .read_linearizable(|s| (s.config_version(), s.lease(&key(4)).map(|l| l.node)))
+        .await
+        .unwrap();
+    assert_eq!(seen, (1, Some(7)));
     follower.farm.read(|s| {
-        assert_eq!(s.config_version(), 1);
         assert_eq!(s.lease(&key(2)).map(|l| (l.node, l.token)), Some((7, t2)));
     });
     assert_eq!(
@@ -72,7 +78,13 @@ async fn added_voter_catches_up_from_a_snapshot() {
     assert!(n1.farm.status().purged_index.is_some());
 
     let n2 = start_member(2, d2.path(), 20).await;
-    n1.farm.add_voter(2, n2.addr.clone()).await.unwrap();
+    n1.farm
+        .change_membership(MembershipChange::AddVoter {
+            id: 2,
+            address: n2.addr.clone(),
+        })
+        .await
+        .unwrap();
     // Status comes from metrics, which follow the change shortly after.
     let started = std::time::Instant::now();
     while n1.farm.status().voters.len() != 2 {
@@ -97,4 +109,48 @@ async fn added_voter_catches_up_from_a_snapshot() {
 
     stop(n1).await;
     stop(n2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_follower_adds_and_removes_members_through_the_leader() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let n1 = start_member(1, dirs[0].path(), 1_000).await;
+    let n2 = start_member(2, dirs[1].path(), 1_000).await;
+    let n3 = start_member(3, dirs[2].path(), 1_000).await;
+    let members = BTreeMap::from([(1, n1.addr.clone()), (2, n2.addr.clone())]);
+    n1.farm.initialize_with(members).await.unwrap();
+    let leader = n1.farm.wait_for_leader(WAIT).await.unwrap();
+    let follower = if leader == 1 { &n2 } else { &n1 };
+    follower.farm.propose(set_config()).await.unwrap();
+
+    follower
+        .farm
+        .change_membership(MembershipChange::AddVoter {
+            id: 3,
+            address: n3.addr.clone(),
+        })
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    while n3.farm.status().voters.len() != 3 || n3.farm.read(|s| s.config_version()) != 1 {
+        assert!(started.elapsed() < WAIT, "node 3: {:?}", n3.farm.status());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The new member forwards proposals too.
+    let granted = claim(&n3.farm, 3, vec![key(9)]).await;
+    assert!(matches!(granted[0], ClaimResult::Granted { .. }));
+
+    follower
+        .farm
+        .change_membership(MembershipChange::Remove { id: 3 })
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    while n1.farm.status().members.contains_key(&3) {
+        assert!(started.elapsed() < WAIT, "node 3 still a member");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop(n1).await;
+    stop(n2).await;
+    stop(n3).await;
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::address::{alias_problem, domain_problem};
+pub use crate::cluster::{ClusterSettings, HttpSettings, Peer};
 use crate::net::IpRange;
 pub use crate::smtp::SmtpSettings;
 use crate::units::{ByteSize, HumanDuration};
@@ -23,6 +24,8 @@ pub struct ConfigFile {
     pub data_dir: PathBuf,
     #[serde(default)]
     pub cluster: ClusterSettings,
+    #[serde(default)]
+    pub http: HttpSettings,
     #[serde(default)]
     pub log: LogSettings,
     #[serde(default)]
@@ -44,6 +47,7 @@ impl Default for ConfigFile {
         ConfigFile {
             data_dir: default_data_dir(),
             cluster: ClusterSettings::default(),
+            http: HttpSettings::default(),
             log: LogSettings::default(),
             farm: FarmSettings::default(),
             drop_folder: DropFolderSettings::default(),
@@ -73,50 +77,36 @@ impl ConfigFile {
         }
     }
 
+    /// In a farm of several nodes every node must file into the same
+    /// folders: a library path under this node's data_dir would split the
+    /// library (and its idempotence) per node.
+    fn node_local_libraries(&self) -> Vec<String> {
+        self.libraries
+            .iter()
+            .filter(|lib| !lib.path.as_ref().is_some_and(|p| p.is_absolute()))
+            .map(|lib| {
+                format!(
+                    "library {:?}: path must be an absolute path on storage every node shares when the farm has several nodes (cluster.peers / cluster.join)",
+                    lib.name
+                )
+            })
+            .collect()
+    }
+
     /// Check every rule; the error lists each problem with its field and value.
     pub fn validate(&self) -> Result<(), CoreError> {
         let mut problems = Vec::new();
         if self.data_dir.as_os_str().is_empty() {
             problems.push("data_dir: must not be empty".to_string());
         }
-        if self.cluster.node_id == 0 {
-            problems.push("cluster.node_id: 0 is not allowed (use 1 or more)".to_string());
-        }
-        if self.cluster.lease_ttl.as_millis() < 1_000 {
-            let ttl = self.cluster.lease_ttl;
-            problems.push(format!("cluster.lease_ttl: \"{ttl}\" is shorter than 1s"));
-        }
-        if self.cluster.snapshot_every == 0 {
-            problems.push("cluster.snapshot_every: 0 is not allowed".to_string());
+        problems.extend(self.cluster.problems());
+        problems.extend(self.http.problems());
+        if self.cluster.is_multi_node() {
+            problems.extend(self.node_local_libraries());
         }
         problems.extend(self.smtp.problems(&self.farm));
         problems.extend(self.farm_config().problems());
         finish(problems)
-    }
-}
-
-/// This node's place in the farm.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ClusterSettings {
-    /// Unique id of this node in the farm (1 or more).
-    pub node_id: u64,
-    /// Address of the node's gRPC endpoint (Raft between nodes, health).
-    pub listen: String,
-    /// How long a claim on a message lasts before another node may take it.
-    pub lease_ttl: HumanDuration,
-    /// Take a snapshot (and compact the log) every this many log entries.
-    pub snapshot_every: u64,
-}
-
-impl Default for ClusterSettings {
-    fn default() -> Self {
-        ClusterSettings {
-            node_id: 1,
-            listen: "127.0.0.1:7700".to_string(),
-            lease_ttl: HumanDuration::from_secs(30),
-            snapshot_every: 10_000,
-        }
     }
 }
 

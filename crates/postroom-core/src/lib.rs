@@ -7,6 +7,7 @@
 //! [`Timestamp`] inside each command.
 
 pub mod address;
+pub mod cluster;
 pub mod config;
 mod error;
 mod headers;

@@ -362,6 +362,15 @@ impl FarmState {
     pub fn leases_len(&self) -> usize {
         self.leases.len()
     }
+
+    /// Live leases (not lapsed at the state's clock) per holding node.
+    pub fn live_leases_by_node(&self) -> BTreeMap<NodeId, usize> {
+        let mut by_node = BTreeMap::new();
+        for lease in self.leases.values().filter(|l| l.expires > self.now) {
+            *by_node.entry(lease.node).or_insert(0) += 1;
+        }
+        by_node
+    }
 }
 
 /// What a snapshot holds: the state without its derivable indexes.

@@ -32,7 +32,7 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cluster.listen {listen}: cannot bind"))?;
-    let advertise = listener.local_addr()?.to_string();
+    let advertise = cfg.cluster.advertised_address(listener.local_addr()?);
 
     let farm = Arc::new(
         Farm::open(FarmOptions {
@@ -40,6 +40,7 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
             advertise_addr: advertise.clone(),
             dir: data_dir.join("raft"),
             snapshot_every: cfg.cluster.snapshot_every,
+            formation: cfg.cluster.formation(),
         })
         .await
         .context("opening the farm state")?,

@@ -1,0 +1,327 @@
+//! What only the leader can do, from any node: replicate a command (the
+//! leader stamps its time), confirm a read index for linearizable reads, and
+//! change the membership. On the leader these run locally; a follower
+//! forwards them over the `Propose` / `ReadIndex` / `ChangeMembership` RPCs to
+//! the leader it knows, retrying through elections within a time budget.
+//!
+//! Every command is safe to repeat (a retried claim re-grants to the same
+//! node, a retried finish answers `AlreadyFinished`), so a forward whose reply
+//! was lost is simply sent again.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use openraft::error::{CheckIsLeaderError, RaftError};
+use openraft::{BasicNode, ChangeMembers};
+use postroom_core::{Command, FarmState, Proposal, Response, Timestamp};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::farm::{now_millis, stopped, write_error, Farm};
+use crate::network::MAX_MESSAGE_BYTES;
+use crate::proto::raft_client::RaftClient;
+use crate::proto::RaftRequest;
+use crate::types::RaftNodeId;
+use crate::ClusterError;
+
+/// How long a proposal may look for a leader and be applied.
+const PROPOSE_BUDGET: Duration = Duration::from_secs(10);
+/// How long a membership change may take (a new voter catches up first).
+const MEMBERSHIP_BUDGET: Duration = Duration::from_secs(120);
+/// Pause between attempts while the leader is unknown or changing.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// How long connecting to the leader may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A change of the farm's members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MembershipChange {
+    /// Add node `id` at `address` as a learner, wait until it caught up, make it a voter.
+    AddVoter { id: u64, address: String },
+    /// Remove node `id` (voter or learner) from the farm.
+    Remove { id: u64 },
+}
+
+/// A leader-only operation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum LeaderOp {
+    Propose(Command),
+    ReadIndex,
+    ChangeMembership(MembershipChange),
+}
+
+/// Its result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum LeaderDone {
+    /// The proposal's log index and the state machine's response.
+    Applied {
+        index: u64,
+        response: Response,
+    },
+    /// Reads that wait until this index is applied are linearizable.
+    ReadIndex(u64),
+    MembershipChanged,
+}
+
+/// Why the leader (or the node asked) did not do it, as sent on the wire.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum Refusal {
+    NotLeader { leader: Option<u64> },
+    Failed { detail: String },
+}
+
+impl Refusal {
+    pub(crate) fn from_error(e: &ClusterError) -> Refusal {
+        match e {
+            ClusterError::NotLeader { leader } => Refusal::NotLeader { leader: *leader },
+            other => Refusal::Failed {
+                detail: other.to_string(),
+            },
+        }
+    }
+
+    fn into_error(self, node: u64) -> ClusterError {
+        match self {
+            Refusal::NotLeader { leader } => ClusterError::NotLeader { leader },
+            Refusal::Failed { detail } => ClusterError::Remote { node, detail },
+        }
+    }
+}
+
+impl LeaderOp {
+    fn budget(&self) -> Duration {
+        match self {
+            LeaderOp::ChangeMembership(_) => MEMBERSHIP_BUDGET,
+            LeaderOp::Propose(_) | LeaderOp::ReadIndex => PROPOSE_BUDGET,
+        }
+    }
+}
+
+/// Worth another attempt once the leader is known (again).
+fn retryable(e: &ClusterError) -> bool {
+    matches!(
+        e,
+        ClusterError::NotLeader { .. }
+            | ClusterError::NoLeader { .. }
+            | ClusterError::Unreachable { .. }
+    )
+}
+
+impl Farm {
+    /// Replicate one command through the leader (stamped with the leader's
+    /// clock) and return the state machine's response once this node has
+    /// applied it too (or the time budget ran out waiting for that).
+    pub async fn propose(&self, command: Command) -> Result<Response, ClusterError> {
+        let deadline = Instant::now() + PROPOSE_BUDGET;
+        match self.on_leader(LeaderOp::Propose(command)).await? {
+            LeaderDone::Applied { index, response } => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if let Err(e) = self.wait_applied(index, left).await {
+                    tracing::debug!(index, error = %e, "proposal applied on the leader, not here yet");
+                }
+                Ok(response)
+            }
+            other => Err(ClusterError::unexpected("propose", &other)),
+        }
+    }
+
+    /// Read the state after every write committed before this call
+    /// (confirmed with a quorum by the leader).
+    pub async fn read_linearizable<T>(
+        &self,
+        f: impl FnOnce(&FarmState) -> T,
+    ) -> Result<T, ClusterError> {
+        match self.on_leader(LeaderOp::ReadIndex).await? {
+            LeaderDone::ReadIndex(index) => {
+                self.wait_applied(index, PROPOSE_BUDGET).await?;
+                Ok(self.read(f))
+            }
+            other => Err(ClusterError::unexpected("read index", &other)),
+        }
+    }
+
+    /// Add or remove a member, through the leader.
+    pub async fn change_membership(&self, change: MembershipChange) -> Result<(), ClusterError> {
+        match self.on_leader(LeaderOp::ChangeMembership(change)).await? {
+            LeaderDone::MembershipChanged => Ok(()),
+            other => Err(ClusterError::unexpected("membership change", &other)),
+        }
+    }
+
+    /// Run `op` on the leader: here if this node leads, else forwarded.
+    async fn on_leader(&self, op: LeaderOp) -> Result<LeaderDone, ClusterError> {
+        let budget = op.budget();
+        let deadline = Instant::now() + budget;
+        loop {
+            let attempt = match self.known_leader() {
+                Some((id, _)) if id == self.node_id() => self.run_as_leader(op.clone()).await,
+                Some((id, address)) => self.forward(id, &address, &op, deadline).await,
+                None => Err(ClusterError::NoLeader {
+                    waited_ms: u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+                }),
+            };
+            match attempt {
+                Err(e) if retryable(&e) && Instant::now() + RETRY_PAUSE < deadline => {
+                    tracing::debug!(error = %e, "leader operation will be retried");
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// The leader this node knows of, with its address.
+    fn known_leader(&self) -> Option<(u64, String)> {
+        let metrics = self.raft().metrics().borrow().clone();
+        let leader = metrics.current_leader?;
+        let address = metrics
+            .membership_config
+            .membership()
+            .get_node(&leader)?
+            .addr
+            .clone();
+        Some((leader, address))
+    }
+
+    /// Do `op` here, as the leader (refused with `NotLeader` otherwise).
+    pub(crate) async fn run_as_leader(&self, op: LeaderOp) -> Result<LeaderDone, ClusterError> {
+        let raft = self.raft();
+        match op {
+            LeaderOp::Propose(command) => {
+                let proposal = Proposal {
+                    now: Timestamp(now_millis()),
+                    command,
+                };
+                let written = raft
+                    .client_write(proposal)
+                    .await
+                    .map_err(|e| write_error("propose", e))?;
+                let index = written.log_id.index;
+                let response = written.data.ok_or(ClusterError::NoResponse { index })?;
+                Ok(LeaderDone::Applied { index, response })
+            }
+            LeaderOp::ReadIndex => {
+                let read = raft.ensure_linearizable().await.map_err(|e| match e {
+                    RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => {
+                        ClusterError::NotLeader {
+                            leader: f.leader_id,
+                        }
+                    }
+                    RaftError::APIError(other) => ClusterError::raft("confirm leadership", other),
+                    RaftError::Fatal(f) => stopped("confirm leadership")(f),
+                })?;
+                Ok(LeaderDone::ReadIndex(read.map_or(0, |l| l.index)))
+            }
+            LeaderOp::ChangeMembership(change) => {
+                self.change_membership_here(&change).await?;
+                Ok(LeaderDone::MembershipChanged)
+            }
+        }
+    }
+
+    async fn change_membership_here(&self, change: &MembershipChange) -> Result<(), ClusterError> {
+        let raft = self.raft();
+        let action = format!("{change:?}");
+        match change {
+            MembershipChange::AddVoter { id, address } => {
+                raft.add_learner(*id, BasicNode::new(address.clone()), true)
+                    .await
+                    .map_err(|e| write_error(&action, e))?;
+                raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([*id])), false)
+                    .await
+                    .map_err(|e| write_error(&action, e))?;
+            }
+            MembershipChange::Remove { id } => {
+                let voters: BTreeSet<u64> = self
+                    .raft()
+                    .metrics()
+                    .borrow()
+                    .membership_config
+                    .membership()
+                    .voter_ids()
+                    .collect();
+                if voters.contains(id) {
+                    if voters.len() == 1 {
+                        return Err(ClusterError::raft(
+                            &action,
+                            format!("node {id} is the farm's only voter"),
+                        ));
+                    }
+                    raft.change_membership(
+                        ChangeMembers::RemoveVoters(BTreeSet::from([*id])),
+                        false,
+                    )
+                    .await
+                    .map_err(|e| write_error(&action, e))?;
+                } else {
+                    raft.change_membership(
+                        ChangeMembers::RemoveNodes(BTreeSet::from([*id])),
+                        false,
+                    )
+                    .await
+                    .map_err(|e| write_error(&action, e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Send `op` to the leader `id` at `address`.
+    async fn forward(
+        &self,
+        id: u64,
+        address: &str,
+        op: &LeaderOp,
+        deadline: Instant,
+    ) -> Result<LeaderDone, ClusterError> {
+        let unreachable = |detail: String| ClusterError::Unreachable {
+            node: id,
+            address: address.to_string(),
+            detail,
+        };
+        let mut client = self.leader_client(id, address)?;
+        let payload =
+            serde_json::to_vec(op).map_err(|e| ClusterError::encode("leader operation", e))?;
+        let request = tonic::Request::new(RaftRequest { payload });
+        let call = async {
+            match op {
+                LeaderOp::Propose(_) => client.propose(request).await,
+                LeaderOp::ReadIndex => client.read_index(request).await,
+                LeaderOp::ChangeMembership(_) => client.change_membership(request).await,
+            }
+        };
+        let reply = match tokio::time::timeout_at(deadline, call).await {
+            Err(_) => return Err(unreachable("no reply in time".to_string())),
+            Ok(Err(status)) => return Err(unreachable(status.message().to_string())),
+            Ok(Ok(reply)) => reply.into_inner(),
+        };
+        let result: Result<LeaderDone, Refusal> = serde_json::from_slice(&reply.payload)
+            .map_err(|e| ClusterError::decode(format!("reply of node {id}"), e))?;
+        result.map_err(|r| r.into_error(id))
+    }
+
+    /// A (cached) client of node `id` at `address`.
+    fn leader_client(&self, id: u64, address: &str) -> Result<RaftClient<Channel>, ClusterError> {
+        let mut clients = self.leader_clients();
+        if let Some((addr, client)) = clients.get(&id) {
+            if addr == address {
+                return Ok(client.clone());
+            }
+        }
+        let endpoint = Endpoint::from_shared(format!("http://{address}")).map_err(|e| {
+            ClusterError::Address {
+                addr: address.to_string(),
+                detail: e.to_string(),
+            }
+        })?;
+        let client = RaftClient::new(endpoint.connect_timeout(CONNECT_TIMEOUT).connect_lazy())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        clients.insert(id, (address.to_string(), client.clone()));
+        Ok(client)
+    }
+}
+
+/// Clients of the nodes this node forwarded to, by node id.
+pub(crate) type LeaderClients = BTreeMap<RaftNodeId, (String, RaftClient<Channel>)>;
