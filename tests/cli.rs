@@ -32,7 +32,10 @@ fn serve_runs_on_embedded_defaults() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_postroom"))
         .current_dir(dir.path())
         .arg("serve")
-        .env("POSTROOM_CLUSTER_LISTEN", "127.0.0.1:0") // the default port may be taken on a CI machine
+        // the default ports may be taken on a CI machine
+        .env("POSTROOM_CLUSTER_LISTEN", "127.0.0.1:0")
+        .env("POSTROOM_HTTP_LISTEN", "127.0.0.1:0")
+        .env("POSTROOM_SMTP_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()

@@ -48,6 +48,8 @@ impl Farm {
 [cluster]
 listen = "127.0.0.1:0"
 lease_ttl = "5s"
+[http]
+listen = "127.0.0.1:0"
 [log]
 level = "info,postroom_cluster=warn,openraft=warn,sled=warn"
 [farm]

@@ -66,8 +66,13 @@ impl fmt::Display for Peer {
     }
 }
 
-/// Why `addr` is not a usable `host:port`, if it is not.
+/// Why `addr` is not a usable `host:port` to reach, if it is not.
 fn address_problem(addr: &str) -> Option<&'static str> {
+    listen_problem(addr).or_else(|| addr.ends_with(":0").then_some("the port is not 1-65535"))
+}
+
+/// Why `addr` is not a usable `host:port` to listen on (port 0: any free port), if it is not.
+fn listen_problem(addr: &str) -> Option<&'static str> {
     let Some((host, port)) = addr.rsplit_once(':') else {
         return Some("no port");
     };
@@ -75,8 +80,8 @@ fn address_problem(addr: &str) -> Option<&'static str> {
         return Some("no host");
     }
     match port.parse::<u16>() {
-        Ok(p) if p > 0 => None,
-        _ => Some("the port is not 1-65535"),
+        Ok(_) => None,
+        Err(_) => Some("the port is not 0-65535"),
     }
 }
 
@@ -168,7 +173,7 @@ impl ClusterSettings {
         if self.node_id == 0 {
             problems.push("cluster.node_id: 0 is not allowed (use 1 or more)".to_string());
         }
-        if let Some(why) = address_problem(&self.listen) {
+        if let Some(why) = listen_problem(&self.listen) {
             problems.push(format!("cluster.listen: {:?}: {why}", self.listen));
         }
         if let Some(a) = &self.advertise {
@@ -262,7 +267,7 @@ impl Default for HttpSettings {
 impl HttpSettings {
     /// Every rule broken, each naming its key and value.
     pub fn problems(&self) -> Vec<String> {
-        match (self.enabled, address_problem(&self.listen)) {
+        match (self.enabled, listen_problem(&self.listen)) {
             (true, Some(why)) => vec![format!("http.listen: {:?}: {why}", self.listen)],
             _ => Vec::new(),
         }

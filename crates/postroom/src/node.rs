@@ -5,7 +5,7 @@
 //! first (transactions in flight finish, their mail is filed), then the rest.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use postroom_cluster::{Farm, FarmOptions};
@@ -61,25 +61,24 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
             ),
     );
 
-    let by = format!("node {} ({})", cfg.cluster.node_id, loaded.source);
-    match farm
-        .propose(Command::SetConfig {
-            config: cfg.farm_config(),
-            by,
-        })
-        .await?
-    {
-        Response::ConfigSet { version, changed } => {
-            info!(version, changed, source = %loaded.source, "farm configuration applied")
+    let stop_requested = CancellationToken::new();
+    tokio::spawn({
+        let stop = stop_requested.clone();
+        async move {
+            wait_for_signal().await;
+            stop.cancel();
         }
-        Response::ConfigRefused { problems } => {
-            bail!(
-                "the farm refused the configuration: {}",
-                problems.join("; ")
-            )
+    });
+    let applied = tokio::select! {
+        applied = apply_config_file(&farm, &loaded) => applied,
+        _ = stop_requested.cancelled() => {
+            info!("stopped before the farm was reachable");
+            shutdown.cancel();
+            farm.shutdown().await?;
+            return Ok(());
         }
-        other => bail!("unexpected answer to the configuration change: {other:?}"),
-    }
+    };
+    applied?;
     let farm_config = farm
         .read(|s| s.config().cloned())
         .context("the farm has no configuration after applying it")?;
@@ -97,8 +96,7 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     let quarantine = Arc::new(Quarantine::open(quarantine_dir(data_dir))?);
     let counters = Arc::new(Counters::default());
     let pipeline = Arc::new(Pipeline::new(
-        cfg.cluster.node_id,
-        cfg.cluster.lease_ttl.0,
+        &cfg.cluster,
         data_dir.clone(),
         farm.clone(),
         drop.clone(),
@@ -122,7 +120,7 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     );
 
     let reporter = tokio::spawn(report_counters(counters.clone(), shutdown.clone()));
-    wait_for_signal().await;
+    stop_requested.cancelled().await;
     if let Some(smtp) = smtp {
         smtp_shutdown.cancel();
         if smtp.task.await.is_err() {
@@ -143,6 +141,41 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     farm.shutdown().await?;
     info!(counters = ?counters.snapshot(), "stopped");
     Ok(())
+}
+
+/// Apply the config file's farm part as one versioned change, waiting (and
+/// saying so every few seconds) until the farm has a leader and a quorum:
+/// members of a static farm start in any order.
+async fn apply_config_file(farm: &Farm, loaded: &Loaded) -> anyhow::Result<()> {
+    let by = format!("node {} ({})", loaded.config.cluster.node_id, loaded.source);
+    let started = Instant::now();
+    let mut last_said = started;
+    loop {
+        let change = Command::SetConfig {
+            config: loaded.config.farm_config(),
+            by: by.clone(),
+        };
+        match farm.propose(change).await {
+            Ok(Response::ConfigSet { version, changed }) => {
+                info!(version, changed, source = %loaded.source, "farm configuration applied");
+                return Ok(());
+            }
+            Ok(Response::ConfigRefused { problems }) => {
+                bail!(
+                    "the farm refused the configuration: {}",
+                    problems.join("; ")
+                )
+            }
+            Ok(other) => bail!("unexpected answer to the configuration change: {other:?}"),
+            Err(e) => {
+                if last_said.elapsed() >= Duration::from_secs(5) {
+                    warn!(error = %e, waited_s = started.elapsed().as_secs(), "waiting for the farm (a leader and a quorum of members)");
+                    last_said = Instant::now();
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
 }
 
 /// Log the counters once a minute when they changed.

@@ -2,7 +2,9 @@
 //! claimed in one Raft proposal per batch, filed (or quarantined), finished in
 //! one proposal with their fencing tokens, and only then removed from the
 //! drop folder. Batches form naturally under load; two run at once so reading
-//! and parsing overlap the other batch's disk and Raft waits.
+//! and parsing overlap the other batch's disk and Raft waits. Files meant for
+//! another member wait for it first (`handoff.rs`); leases are renewed while
+//! a batch is filed (`lease.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::io::ErrorKind;
@@ -11,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postroom_cluster::Farm;
+use postroom_core::config::ClusterSettings;
 use postroom_core::{
     ClaimResult, Command, FencingToken, FinishResult, Finished, MessageKey, NodeId, Outcome,
     Response,
@@ -24,14 +27,14 @@ use tracing::{debug, error, info_span, warn};
 
 use crate::counters::Counters;
 use crate::filing::{self, FilingContext, Libraries, Step};
+use crate::handoff::Handoff;
 use crate::intake::{self, Intake, Received};
+use crate::lease::{local_deadline, LeaseKeeper};
 
 /// Largest number of files claimed and filed together.
 const MAX_BATCH: usize = 512;
 /// Batches in flight at once.
 const CONCURRENT_BATCHES: usize = 2;
-/// How long a Raft proposal may take before the batch is retried.
-const PROPOSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Filing attempts before a message is quarantined with its last error.
 const MAX_FILING_ATTEMPTS: u32 = 5;
 /// How soon to look again at a file whose processing failed.
@@ -62,26 +65,27 @@ pub struct Pipeline {
     pub quarantine: Arc<Quarantine>,
     pub libraries: Libraries,
     pub counters: Arc<Counters>,
+    handoff: Handoff,
     in_flight: Mutex<HashSet<MessageKey>>,
     /// Failed filing attempts per message, with the last error.
     attempts: Mutex<HashMap<MessageKey, (u32, String)>>,
 }
 
 impl Pipeline {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        node: NodeId,
-        lease_ttl: Duration,
+        cluster: &ClusterSettings,
         data_dir: PathBuf,
         farm: Arc<Farm>,
         drop: DropFolder,
         quarantine: Arc<Quarantine>,
         counters: Arc<Counters>,
     ) -> Self {
+        let node = cluster.node_id;
         Pipeline {
             node,
-            lease_ttl,
+            lease_ttl: cluster.lease_ttl.0,
             data_dir,
+            handoff: Handoff::new(node, cluster.handoff_after.0, farm.clone()),
             farm,
             drop,
             quarantine,
@@ -108,12 +112,16 @@ impl Pipeline {
                 _ = shutdown.cancelled() => break,
                 file = ready.recv() => match file { Some(f) => f, None => break },
             };
-            let mut files = vec![first];
+            let mut files = Vec::new();
+            self.take_or_leave(first, &mut files);
             while files.len() < MAX_BATCH {
                 match ready.try_recv() {
-                    Ok(f) => files.push(f),
+                    Ok(f) => self.take_or_leave(f, &mut files),
                     Err(_) => break,
                 }
+            }
+            if files.is_empty() {
+                continue;
             }
             let this = self.clone();
             batches.spawn(async move {
@@ -126,6 +134,16 @@ impl Pipeline {
         }
         while let Some(done) = batches.join_next().await {
             log_batch_end(done);
+        }
+    }
+
+    /// Add `file` to the batch, or leave it to the member it is meant for.
+    fn take_or_leave(&self, file: ReadyFile, batch: &mut Vec<ReadyFile>) {
+        match self.handoff.defer(&file.path, std::time::Instant::now()) {
+            None => batch.push(file),
+            Some(retry_after) => self
+                .drop
+                .done(&file.path, Disposition::RetryLater { retry_after }),
         }
     }
 
@@ -242,7 +260,8 @@ impl Pipeline {
             node: self.node,
             ttl_ms,
         };
-        let claims = match propose(&self.farm, claim).await {
+        let sent = tokio::time::Instant::now();
+        let claims = match self.farm.propose(claim).await {
             Ok(Response::Claims(claims)) if claims.len() == batch.len() => claims,
             other => {
                 error!(result = ?other, "claim failed; files stay in the drop folder");
@@ -285,12 +304,33 @@ impl Pipeline {
             return;
         }
 
-        self.file_and_finish(granted, tokens).await;
+        self.file_and_finish(granted, tokens, sent).await;
     }
 
-    async fn file_and_finish(self: &Arc<Self>, granted: Vec<Received>, tokens: Vec<FencingToken>) {
+    /// File the granted messages while their leases are kept, finish them
+    /// with their tokens, then remove their sources.
+    async fn file_and_finish(
+        self: &Arc<Self>,
+        granted: Vec<Received>,
+        tokens: Vec<FencingToken>,
+        sent: tokio::time::Instant,
+    ) {
         let sources: Vec<(PathBuf, MessageKey)> =
             granted.iter().map(|m| (m.path.clone(), m.key)).collect();
+        if tokio::time::Instant::now() >= local_deadline(sent, self.lease_ttl) {
+            warn!(
+                messages = sources.len(),
+                "claims took longer than the lease; not filing with lapsed leases"
+            );
+            sources.iter().for_each(|(p, _)| self.retry(p));
+            return;
+        }
+        let leases = sources
+            .iter()
+            .map(|(_, k)| *k)
+            .zip(tokens.iter().copied())
+            .collect();
+        let keeper = LeaseKeeper::start(self.farm.clone(), self.node, leases, self.lease_ttl, sent);
         let Some(config) = self.farm.read(|s| s.config().cloned()) else {
             error!("the farm has no configuration yet; files stay in the drop folder");
             sources.iter().for_each(|(p, _)| self.retry(p));
@@ -350,8 +390,14 @@ impl Pipeline {
         if items.is_empty() {
             return;
         }
+        if !keeper.held() {
+            debug!(
+                messages = items.len(),
+                "finishing after the local lease deadline; stale tokens are refused"
+            );
+        }
         let count = items.len();
-        let results = match propose(&self.farm, Command::Finish { items }).await {
+        let results = match self.farm.propose(Command::Finish { items }).await {
             Ok(Response::Finishes(results)) if results.len() == count => results,
             other => {
                 error!(result = ?other, "finish failed; files stay in the drop folder");
@@ -359,6 +405,7 @@ impl Pipeline {
                 return;
             }
         };
+        drop(keeper);
         let mut remove = Vec::new();
         for ((path, delivered), result) in done.into_iter().zip(results) {
             match result {
@@ -417,14 +464,6 @@ impl Pipeline {
 fn log_batch_end(result: Result<(), tokio::task::JoinError>) {
     if let Err(e) = result {
         error!(error = %e, "a batch failed; its files are offered again after a restart");
-    }
-}
-
-/// Replicate one command, giving up after [`PROPOSE_TIMEOUT`] (no quorum, no leader).
-async fn propose(farm: &Farm, command: Command) -> anyhow::Result<Response> {
-    match tokio::time::timeout(PROPOSE_TIMEOUT, farm.propose(command)).await {
-        Ok(result) => Ok(result?),
-        Err(_) => anyhow::bail!("no answer from the farm within {PROPOSE_TIMEOUT:?}"),
     }
 }
 

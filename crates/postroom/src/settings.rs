@@ -12,6 +12,10 @@ const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("POSTROOM_DATA_DIR", "data_dir"),
     ("POSTROOM_NODE_ID", "cluster.node_id"),
     ("POSTROOM_CLUSTER_LISTEN", "cluster.listen"),
+    ("POSTROOM_CLUSTER_ADVERTISE", "cluster.advertise"),
+    ("POSTROOM_CLUSTER_PEERS", "cluster.peers"),
+    ("POSTROOM_CLUSTER_JOIN", "cluster.join"),
+    ("POSTROOM_HTTP_LISTEN", "http.listen"),
     ("POSTROOM_DROP_FOLDER", "drop_folder.path"),
     ("POSTROOM_SMTP_LISTEN", "smtp.listen"),
     ("POSTROOM_LOG_LEVEL", "log.level"),
@@ -59,6 +63,18 @@ fn apply_env(config: &mut ConfigFile, get: impl Fn(&str) -> Option<String>) -> a
             "data_dir" => config.data_dir = PathBuf::from(&value),
             "cluster.node_id" => config.cluster.node_id = value.parse().map_err(|e| bad(&e))?,
             "cluster.listen" => config.cluster.listen = value.clone(),
+            "cluster.advertise" => config.cluster.advertise = Some(value.clone()),
+            "cluster.peers" => {
+                config.cluster.peers = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| bad(&e))?
+            }
+            "cluster.join" => config.cluster.join = value.parse().map_err(|e| bad(&e))?,
+            "http.listen" => config.http.listen = value.clone(),
             "drop_folder.path" => config.drop_folder.path = Some(PathBuf::from(&value)),
             "smtp.listen" => config.smtp.listen = value.clone(),
             "log.level" => config.log.level = value.clone(),
@@ -95,6 +111,25 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.data_dir, PathBuf::from("/d"));
         assert_eq!(cfg.log.format, LogFormat::Json);
+        apply_env(
+            &mut cfg,
+            env(&[
+                ("POSTROOM_CLUSTER_PEERS", "1@a:7700, 2@b:7700,3@c:7700"),
+                ("POSTROOM_CLUSTER_JOIN", "false"),
+            ]),
+        )
+        .unwrap();
+        let ids: Vec<u64> = cfg.cluster.peers.iter().map(|p| p.id).collect();
+        assert_eq!(ids, [1, 2, 3]);
+        let err = apply_env(
+            &mut cfg,
+            env(&[("POSTROOM_CLUSTER_PEERS", "1@a:7700,b:7700")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("\"b:7700\" is not id@host:port"),
+            "{err}"
+        );
         let err = apply_env(&mut cfg, env(&[("POSTROOM_NODE_ID", "two")])).unwrap_err();
         assert!(
             err.to_string().contains("POSTROOM_NODE_ID=\"two\""),
