@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod clients;
+pub mod cluster;
 pub mod postfix;
 
 pub const DOMAIN: &str = "sharepoint.contoso.local";
@@ -189,18 +190,41 @@ impl Node {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// The SMTP listener's address, from the "node ready" log line.
-    pub fn smtp_addr(&self) -> std::net::SocketAddr {
+    /// A `name=value` field of the "node ready" log line.
+    fn ready_field(&self, name: &str) -> String {
         let log = self.log_text();
         let ready = log
             .lines()
             .find(|l| l.contains("node ready"))
             .expect("node ready line");
-        let field = ready
+        let prefix = format!("{name}=");
+        ready
             .split_whitespace()
-            .find_map(|w| w.strip_prefix("smtp="))
-            .expect("smtp= field");
-        field.parse().unwrap()
+            .find_map(|w| w.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("{name}= field in {ready}"))
+            .to_string()
+    }
+
+    /// The SMTP listener's address, from the "node ready" log line.
+    pub fn smtp_addr(&self) -> std::net::SocketAddr {
+        self.ready_field("smtp").parse().unwrap()
+    }
+
+    /// `GET path` on the node's HTTP endpoint: the whole answer, or "" if it cannot be reached.
+    pub fn http_get(&self, path: &str) -> String {
+        use std::io::{Read, Write};
+        let addr: std::net::SocketAddr = self.ready_field("http").parse().unwrap();
+        let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+            return String::new();
+        };
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        if stream.write_all(request.as_bytes()).is_err() {
+            return String::new();
+        }
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
     }
 
     /// The SMTP port, as a string for command lines.

@@ -5,6 +5,7 @@
 //! (`leader.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -44,6 +45,10 @@ pub struct FarmOptions {
     pub snapshot_every: u64,
     /// How a pristine node forms or enters its farm (ignored once it has state).
     pub formation: Formation,
+    /// Source address of connections to peers (the listen address's IP when
+    /// it is a specific one), so a host with several addresses talks from
+    /// the one its peers know.
+    pub local_ip: Option<IpAddr>,
 }
 
 /// This node's Raft role.
@@ -93,6 +98,7 @@ struct Inner {
     shared: Arc<Shared>,
     backend: Arc<dyn RaftBackend>,
     leader_clients: std::sync::Mutex<LeaderClients>,
+    local_ip: Option<IpAddr>,
     stopped: tokio::sync::Mutex<bool>,
 }
 
@@ -243,7 +249,7 @@ impl Farm {
         check_node_id(backend.as_ref(), &opts)?;
         let log_store = LogStore::new(backend.clone());
         let (state_machine, shared) = StateMachineStore::open(backend.clone())?;
-        let network = Network::new(opts.node_id);
+        let network = Network::new(opts.node_id, opts.local_ip);
         let raft = FarmRaft::new(opts.node_id, config, network, log_store, state_machine)
             .await
             .map_err(stopped("start"))?;
@@ -254,6 +260,7 @@ impl Farm {
             shared,
             backend,
             leader_clients: std::sync::Mutex::new(LeaderClients::new()),
+            local_ip: opts.local_ip,
             stopped: tokio::sync::Mutex::new(false),
         };
         Ok(Farm {
@@ -286,6 +293,10 @@ impl Farm {
     /// This node's id.
     pub fn node_id(&self) -> u64 {
         self.inner.node_id
+    }
+
+    pub(crate) fn local_ip(&self) -> Option<IpAddr> {
+        self.inner.local_ip
     }
 
     pub(crate) fn raft(&self) -> &FarmRaft {

@@ -16,10 +16,10 @@ use openraft::{BasicNode, ChangeMembers};
 use postroom_core::{Command, FarmState, Proposal, Response, Timestamp};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::farm::{now_millis, stopped, write_error, Farm};
-use crate::network::MAX_MESSAGE_BYTES;
+use crate::network::peer_client;
 use crate::proto::raft_client::RaftClient;
 use crate::proto::RaftRequest;
 use crate::types::RaftNodeId;
@@ -31,8 +31,6 @@ const PROPOSE_BUDGET: Duration = Duration::from_secs(10);
 const MEMBERSHIP_BUDGET: Duration = Duration::from_secs(120);
 /// Pause between attempts while the leader is unknown or changing.
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
-/// How long connecting to the leader may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A change of the farm's members.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -309,15 +307,7 @@ impl Farm {
                 return Ok(client.clone());
             }
         }
-        let endpoint = Endpoint::from_shared(format!("http://{address}")).map_err(|e| {
-            ClusterError::Address {
-                addr: address.to_string(),
-                detail: e.to_string(),
-            }
-        })?;
-        let client = RaftClient::new(endpoint.connect_timeout(CONNECT_TIMEOUT).connect_lazy())
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let client = peer_client(address, self.local_ip())?;
         clients.insert(id, (address.to_string(), client.clone()));
         Ok(client)
     }

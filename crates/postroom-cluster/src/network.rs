@@ -4,6 +4,7 @@
 //! failures to openraft's `Unreachable` / `NetworkError` / `Timeout`.
 
 use std::error::Error;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use openraft::error::{
@@ -35,30 +36,40 @@ type RpcResult<T, E> = Result<T, RPCError<RaftNodeId, BasicNode, E>>;
 #[derive(Debug, Clone)]
 pub struct Network {
     node_id: RaftNodeId,
+    local_ip: Option<IpAddr>,
 }
 
 impl Network {
-    /// The network of node `node_id`.
-    pub fn new(node_id: RaftNodeId) -> Network {
-        Network { node_id }
+    /// The network of node `node_id`, connecting from `local_ip` when given.
+    pub fn new(node_id: RaftNodeId, local_ip: Option<IpAddr>) -> Network {
+        Network { node_id, local_ip }
     }
+}
+
+/// A lazily connected channel to a peer's gRPC endpoint at `addr`, from `local_ip` when given.
+pub(crate) fn peer_client(
+    addr: &str,
+    local_ip: Option<IpAddr>,
+) -> Result<RaftClient<Channel>, ClusterError> {
+    let endpoint =
+        Endpoint::from_shared(format!("http://{addr}")).map_err(|e| ClusterError::Address {
+            addr: addr.to_string(),
+            detail: e.to_string(),
+        })?;
+    let channel = endpoint
+        .connect_timeout(CONNECT_TIMEOUT)
+        .local_address(local_ip)
+        .connect_lazy();
+    Ok(RaftClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Connection;
 
     async fn new_client(&mut self, target: RaftNodeId, node: &BasicNode) -> Connection {
-        let client = Endpoint::from_shared(format!("http://{}", node.addr))
-            .map(|endpoint| {
-                let channel = endpoint.connect_timeout(CONNECT_TIMEOUT).connect_lazy();
-                RaftClient::new(channel)
-                    .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                    .max_encoding_message_size(MAX_MESSAGE_BYTES)
-            })
-            .map_err(|e| ClusterError::Address {
-                addr: node.addr.clone(),
-                detail: e.to_string(),
-            });
+        let client = peer_client(&node.addr, self.local_ip);
         Connection {
             local: self.node_id,
             target,

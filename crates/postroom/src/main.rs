@@ -1,14 +1,20 @@
 //! `postroom`: the command line. `serve` runs a node; `items` and
 //! `quarantine list` inspect a node's libraries and quarantine; `config`
-//! checks a config file or prints the embedded defaults.
+//! checks a config file or prints the embedded defaults; `cluster` shows the
+//! farm's status and changes its membership over a node's admin gRPC
+//! (`cluster_cmd.rs`).
 
+mod cluster_cmd;
 mod counters;
 mod filing;
 mod front_door;
+mod handoff;
 mod intake;
+mod lease;
 mod listing;
 mod node;
 mod pipeline;
+mod probe;
 mod settings;
 mod telemetry;
 
@@ -59,6 +65,9 @@ enum Cmd {
     /// Check a configuration or print the embedded defaults.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Show the farm's status, add or remove members (asks a running node).
+    #[command(subcommand)]
+    Cluster(cluster_cmd::ClusterCmd),
 }
 
 #[derive(Subcommand)]
@@ -82,7 +91,7 @@ enum ConfigCmd {
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("postroom: error: {e:#}");
             ExitCode::from(2)
@@ -90,9 +99,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let load = |a: &ConfigArgs| settings::load(a.config.as_deref(), a.data_dir.clone());
-    match cli.command {
+    let done = match cli.command {
+        Cmd::Cluster(cmd) => return cluster_cmd::run(cmd),
         Cmd::Serve(args) => {
             let loaded = load(&args)?;
             telemetry::init(&loaded.config.log);
@@ -126,7 +136,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-    }
+    };
+    done.map(|()| ExitCode::SUCCESS)
 }
 
 fn print<T: serde::Serialize>(

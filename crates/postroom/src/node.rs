@@ -4,11 +4,13 @@
 //! through one shutdown path on SIGTERM or Ctrl-C: the SMTP listener drains
 //! first (transactions in flight finish, their mail is filed), then the rest.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use postroom_cluster::{Farm, FarmOptions};
+use postroom_core::config::ConfigFile;
 use postroom_core::{Command, Response};
 use postroom_dropfolder::{DropFolder, WatchSettings};
 use postroom_library::Quarantine;
@@ -20,7 +22,11 @@ use crate::counters::Counters;
 use crate::filing::quarantine_dir;
 use crate::front_door;
 use crate::pipeline::Pipeline;
+use crate::probe::NodeFacts;
 use crate::settings::Loaded;
+
+/// How often readiness (`/readyz`, grpc.health.v1) is re-evaluated.
+const READINESS_EVERY: Duration = Duration::from_secs(1);
 
 /// Run a node until SIGTERM / Ctrl-C.
 pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
@@ -32,7 +38,8 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cluster.listen {listen}: cannot bind"))?;
-    let advertise = cfg.cluster.advertised_address(listener.local_addr()?);
+    let bound = listener.local_addr()?;
+    let advertise = cfg.cluster.advertised_address(bound);
 
     let farm = Arc::new(
         Farm::open(FarmOptions {
@@ -41,25 +48,37 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
             dir: data_dir.join("raft"),
             snapshot_every: cfg.cluster.snapshot_every,
             formation: cfg.cluster.formation(),
+            local_ip: Some(bound.ip()).filter(|ip| !ip.is_unspecified()),
         })
         .await
         .context("opening the farm state")?,
     );
 
     let shutdown = CancellationToken::new();
+    let facts = Arc::new(NodeFacts::new(cfg.smtp.enabled));
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_service_status("", tonic_health::ServingStatus::Serving)
-        .await;
+    let readiness = postroom_api::spawn_readiness_monitor(
+        (*farm).clone(),
+        facts.clone(),
+        health,
+        READINESS_EVERY,
+        shutdown.clone(),
+    );
     let grpc = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(farm.raft_service())
+            .add_service(postroom_api::cluster_admin_service(
+                (*farm).clone(),
+                facts.clone(),
+                readiness.clone(),
+            ))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
                 shutdown.clone().cancelled_owned(),
             ),
     );
+    let http = start_http(cfg, readiness, shutdown.clone()).await?;
 
     let stop_requested = CancellationToken::new();
     tokio::spawn({
@@ -93,6 +112,7 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         shutdown.child_token(),
     )
     .with_context(|| format!("drop_folder.path {}", drop_path.display()))?;
+    facts.drop_folder_started(drop.clone(), drop_path.clone());
     let quarantine = Arc::new(Quarantine::open(quarantine_dir(data_dir))?);
     let counters = Arc::new(Counters::default());
     let pipeline = Arc::new(Pipeline::new(
@@ -110,10 +130,20 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     let smtp_address = smtp
         .as_ref()
         .map_or_else(|| "off".to_string(), |s| s.address.to_string());
+    let smtp_task = smtp.map(|smtp| {
+        let ended = CancellationToken::new();
+        facts.smtp_started(smtp.address.to_string(), ended.clone());
+        tokio::spawn(async move {
+            let result = smtp.task.await;
+            ended.cancel();
+            result
+        })
+    });
     info!(
         node = cfg.cluster.node_id,
         grpc = %advertise,
         smtp = %smtp_address,
+        http = %http.map_or_else(|| "off".to_string(), |a| a.to_string()),
         drop_folder = %drop_path.display(),
         libraries = farm_config.libraries.len(),
         "node ready"
@@ -121,9 +151,9 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
 
     let reporter = tokio::spawn(report_counters(counters.clone(), shutdown.clone()));
     stop_requested.cancelled().await;
-    if let Some(smtp) = smtp {
+    if let Some(task) = smtp_task {
         smtp_shutdown.cancel();
-        if smtp.task.await.is_err() {
+        if !matches!(task.await, Ok(Ok(()))) {
             warn!("the smtp listener task ended abnormally");
         }
     }
@@ -141,6 +171,28 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     farm.shutdown().await?;
     info!(counters = ?counters.snapshot(), "stopped");
     Ok(())
+}
+
+/// Bind `[http] listen` and serve `/healthz` and `/readyz` until `shutdown`.
+async fn start_http(
+    cfg: &ConfigFile,
+    readiness: tokio::sync::watch::Receiver<postroom_api::Readiness>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Option<SocketAddr>> {
+    if !cfg.http.enabled {
+        return Ok(None);
+    }
+    let listen = &cfg.http.listen;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("http.listen {listen}: cannot bind"))?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(e) = postroom_api::serve_http(listener, readiness, shutdown).await {
+            warn!(error = %e, "http health endpoint failed");
+        }
+    });
+    Ok(Some(address))
 }
 
 /// Apply the config file's farm part as one versioned change, waiting (and

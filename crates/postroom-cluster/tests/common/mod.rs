@@ -21,6 +21,7 @@ pub fn options(node_id: u64, addr: &str, dir: &Path, snapshot_every: u64) -> Far
         dir: dir.to_path_buf(),
         snapshot_every,
         formation: postroom_core::cluster::Formation::Single,
+        local_ip: None,
     }
 }
 

@@ -1,0 +1,166 @@
+//! Invariants 1–3 under real faults, each on a real farm of three `postroom`
+//! processes on 127.0.0.1–3 sharing one drop folder and one library:
+//! SIGKILL of the leader and then a follower under load, a network cut of
+//! one node (iptables), a node paused with SIGSTOP past its lease TTL while
+//! filing, and a rolling restart under load. Every message carries one
+//! uniquely named attachment, so "filed once" is checked by counting files
+//! in the shared library (a second filing would add `d-7 (1).txt`) and item
+//! records. Each scenario prints one summary line.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use support::cluster::{Cluster, NetworkCut, SmtpLoad};
+use support::wait_until;
+
+/// Short leases and hand-offs so faults resolve within seconds.
+const TIMINGS: &str = "lease_ttl = \"3s\"\nhandoff_after = \"1s\"";
+
+/// Wait until every expected message is filed (and the drop folder is
+/// empty), then check each was filed exactly once; print the summary line.
+fn expect_each_filed_once(scenario: &str, cluster: &Cluster, expected: &BTreeSet<String>) {
+    let deadline = Duration::from_secs(120);
+    wait_until(deadline, &format!("{scenario}: everything filed"), || {
+        cluster.drop_backlog() == 0 && cluster.record_count() >= expected.len()
+    });
+    // Late duplicates would show up now if anything still held a claim.
+    std::thread::sleep(Duration::from_secs(1));
+    let filed = cluster.filed();
+    let duplicates: Vec<_> = filed.iter().filter(|(_, n)| **n > 1).collect();
+    let lost: Vec<_> = expected.iter().filter(|id| !filed.contains_key(*id)).collect();
+    let unexpected: Vec<_> = filed.keys().filter(|id| !expected.contains(*id)).collect();
+    println!(
+        "scenario {scenario}: sent {}, filed {}, duplicates {}, lost {}",
+        expected.len(),
+        filed.len(),
+        duplicates.len(),
+        lost.len()
+    );
+    assert!(duplicates.is_empty(), "{scenario}: filed twice: {duplicates:?}");
+    assert!(lost.is_empty(), "{scenario}: lost: {lost:?}");
+    assert!(unexpected.is_empty(), "{scenario}: not sent: {unexpected:?}");
+    assert_eq!(cluster.record_count(), expected.len(), "{scenario}: item records");
+}
+
+fn drop_ids(range: std::ops::Range<usize>) -> impl Iterator<Item = String> {
+    range.map(|n| format!("d-{n}"))
+}
+
+fn smtp_targets(cluster: &Cluster) -> Vec<std::net::SocketAddr> {
+    (1..=cluster.size).map(|i| cluster.smtp_addr(i)).collect()
+}
+
+#[test]
+fn sigkill_of_the_leader_then_a_follower_under_load_loses_and_doubles_nothing() {
+    let mut cluster = Cluster::start(3, TIMINGS);
+    let smtp = SmtpLoad::start(&smtp_targets(&cluster), 0, 300, Duration::from_millis(15));
+    let writer = cluster.drop_in_background(0..5_000, 1_500);
+
+    std::thread::sleep(Duration::from_millis(800));
+    let leader = cluster.leader();
+    cluster.kill(leader);
+    let survivor_leader = cluster.leader();
+    let follower = (1..=3)
+        .find(|i| cluster.is_up(*i) && *i != survivor_leader)
+        .unwrap();
+    cluster.kill(follower);
+    std::thread::sleep(Duration::from_millis(1_500));
+    cluster.restart(leader);
+    cluster.restart(follower);
+
+    writer.join().unwrap();
+    let (accepted, gave_up, resent) = smtp.finish();
+    assert!(gave_up.is_empty(), "smtp messages never accepted: {gave_up:?}");
+    println!("smtp: {} accepted, {resent} sent again after a failure", accepted.len());
+    let expected: BTreeSet<String> = drop_ids(0..5_000).chain(accepted).collect();
+    expect_each_filed_once("sigkill-leader-then-follower", &cluster, &expected);
+}
+
+#[test]
+fn a_cut_off_node_stops_filing_the_majority_files_everything_and_healing_doubles_nothing() {
+    let cluster = Cluster::start(3, TIMINGS);
+    let isolated = cluster.leader();
+    let writer = cluster.drop_in_background(0..1_500, 1_000);
+    std::thread::sleep(Duration::from_millis(300));
+    let cut = NetworkCut::isolate(&cluster, isolated);
+    let cut_at = Instant::now();
+    // Mail the cut-off node accepts lands in the shared folder; the majority files it.
+    let isolated_smtp = SmtpLoad::start(&[cluster.smtp_addr(isolated)], 0, 30, Duration::ZERO);
+    writer.join().unwrap();
+    let (accepted, gave_up, _) = isolated_smtp.finish();
+    assert!(gave_up.is_empty(), "the cut-off node refused mail: {gave_up:?}");
+    let expected: BTreeSet<String> = drop_ids(0..1_500).chain(accepted).collect();
+
+    // The majority files everything while the cut is in place.
+    wait_until(Duration::from_secs(60), "the majority filed everything", || {
+        cluster.drop_backlog() == 0 && cluster.record_count() >= expected.len()
+    });
+    // The cut-off node knows it cannot do its job: a load balancer takes it out.
+    wait_until(Duration::from_secs(20), "the cut-off node not ready", || {
+        cluster.node(isolated).http_get("/readyz").starts_with("HTTP/1.1 503")
+    });
+    println!("majority filed everything {:?} after the cut", cut_at.elapsed());
+    drop(cut);
+
+    // Healed: the node comes back, more mail flows, nothing is doubled.
+    wait_until(Duration::from_secs(30), "the healed node ready", || {
+        cluster.node(isolated).http_get("/readyz").starts_with("HTTP/1.1 200")
+    });
+    let writer = cluster.drop_in_background(1_500..1_800, 1_000);
+    writer.join().unwrap();
+    let expected: BTreeSet<String> = expected.into_iter().chain(drop_ids(1_500..1_800)).collect();
+    expect_each_filed_once("partition-of-the-leader", &cluster, &expected);
+}
+
+#[test]
+fn a_node_paused_past_its_lease_while_filing_creates_no_second_item() {
+    let cluster = Cluster::start(3, TIMINGS);
+    let paused = 2;
+    let writer = cluster.drop_in_background(0..3_000, 3_000);
+    // Pause node 2 while it holds claims.
+    let mut held = 0;
+    wait_until(Duration::from_secs(30), "node 2 holding claims", || {
+        held = cluster
+            .status(paused)
+            .and_then(|nodes| {
+                nodes
+                    .iter()
+                    .find(|n| n["node_id"] == paused as u64)
+                    .and_then(|n| n["claims_held"].as_u64())
+            })
+            .unwrap_or(0);
+        held > 0
+    });
+    cluster.pause(paused);
+    writer.join().unwrap();
+    // Its leases lapse; the other two file everything, its claimed messages included.
+    wait_until(Duration::from_secs(60), "the others filed everything", || {
+        cluster.drop_backlog() == 0 && cluster.record_count() >= 3_000
+    });
+    cluster.resume(paused);
+    // The woken node carries on with its stale batch; filing is idempotent and finishing fenced.
+    std::thread::sleep(Duration::from_secs(4));
+    println!("node {paused} was paused holding {held} claims");
+    let expected: BTreeSet<String> = drop_ids(0..3_000).collect();
+    expect_each_filed_once("sigstop-past-lease", &cluster, &expected);
+}
+
+#[test]
+fn a_rolling_restart_under_load_loses_and_doubles_nothing() {
+    let mut cluster = Cluster::start(3, TIMINGS);
+    let smtp = SmtpLoad::start(&smtp_targets(&cluster), 0, 300, Duration::from_millis(20));
+    let writer = cluster.drop_in_background(0..3_000, 600);
+    for i in 1..=3 {
+        cluster.stop(i);
+        cluster.restart(i);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    writer.join().unwrap();
+    let (accepted, gave_up, resent) = smtp.finish();
+    assert!(gave_up.is_empty(), "smtp messages never accepted: {gave_up:?}");
+    println!("smtp: {} accepted, {resent} sent again after a failure", accepted.len());
+    let expected: BTreeSet<String> = drop_ids(0..3_000).chain(accepted).collect();
+    expect_each_filed_once("rolling-restart", &cluster, &expected);
+}
