@@ -29,7 +29,10 @@ fn expect_each_filed_once(scenario: &str, cluster: &Cluster, expected: &BTreeSet
     std::thread::sleep(Duration::from_secs(1));
     let filed = cluster.filed();
     let duplicates: Vec<_> = filed.iter().filter(|(_, n)| **n > 1).collect();
-    let lost: Vec<_> = expected.iter().filter(|id| !filed.contains_key(*id)).collect();
+    let lost: Vec<_> = expected
+        .iter()
+        .filter(|id| !filed.contains_key(*id))
+        .collect();
     let unexpected: Vec<_> = filed.keys().filter(|id| !expected.contains(*id)).collect();
     println!(
         "scenario {scenario}: sent {}, filed {}, duplicates {}, lost {}",
@@ -38,10 +41,20 @@ fn expect_each_filed_once(scenario: &str, cluster: &Cluster, expected: &BTreeSet
         duplicates.len(),
         lost.len()
     );
-    assert!(duplicates.is_empty(), "{scenario}: filed twice: {duplicates:?}");
+    assert!(
+        duplicates.is_empty(),
+        "{scenario}: filed twice: {duplicates:?}"
+    );
     assert!(lost.is_empty(), "{scenario}: lost: {lost:?}");
-    assert!(unexpected.is_empty(), "{scenario}: not sent: {unexpected:?}");
-    assert_eq!(cluster.record_count(), expected.len(), "{scenario}: item records");
+    assert!(
+        unexpected.is_empty(),
+        "{scenario}: not sent: {unexpected:?}"
+    );
+    assert_eq!(
+        cluster.record_count(),
+        expected.len(),
+        "{scenario}: item records"
+    );
 }
 
 fn drop_ids(range: std::ops::Range<usize>) -> impl Iterator<Item = String> {
@@ -72,8 +85,14 @@ fn sigkill_of_the_leader_then_a_follower_under_load_loses_and_doubles_nothing() 
 
     writer.join().unwrap();
     let (accepted, gave_up, resent) = smtp.finish();
-    assert!(gave_up.is_empty(), "smtp messages never accepted: {gave_up:?}");
-    println!("smtp: {} accepted, {resent} sent again after a failure", accepted.len());
+    assert!(
+        gave_up.is_empty(),
+        "smtp messages never accepted: {gave_up:?}"
+    );
+    println!(
+        "smtp: {} accepted, {resent} sent again after a failure",
+        accepted.len()
+    );
     let expected: BTreeSet<String> = drop_ids(0..5_000).chain(accepted).collect();
     expect_each_filed_once("sigkill-leader-then-follower", &cluster, &expected);
 }
@@ -90,23 +109,41 @@ fn a_cut_off_node_stops_filing_the_majority_files_everything_and_healing_doubles
     let isolated_smtp = SmtpLoad::start(&[cluster.smtp_addr(isolated)], 0, 30, Duration::ZERO);
     writer.join().unwrap();
     let (accepted, gave_up, _) = isolated_smtp.finish();
-    assert!(gave_up.is_empty(), "the cut-off node refused mail: {gave_up:?}");
+    assert!(
+        gave_up.is_empty(),
+        "the cut-off node refused mail: {gave_up:?}"
+    );
     let expected: BTreeSet<String> = drop_ids(0..1_500).chain(accepted).collect();
 
     // The majority files everything while the cut is in place.
-    wait_until(Duration::from_secs(60), "the majority filed everything", || {
-        cluster.drop_backlog() == 0 && cluster.record_count() >= expected.len()
-    });
+    wait_until(
+        Duration::from_secs(60),
+        "the majority filed everything",
+        || cluster.drop_backlog() == 0 && cluster.record_count() >= expected.len(),
+    );
     // The cut-off node knows it cannot do its job: a load balancer takes it out.
-    wait_until(Duration::from_secs(20), "the cut-off node not ready", || {
-        cluster.node(isolated).http_get("/readyz").starts_with("HTTP/1.1 503")
-    });
-    println!("majority filed everything {:?} after the cut", cut_at.elapsed());
+    wait_until(
+        Duration::from_secs(20),
+        "the cut-off node not ready",
+        || {
+            cluster
+                .node(isolated)
+                .http_get("/readyz")
+                .starts_with("HTTP/1.1 503")
+        },
+    );
+    println!(
+        "majority filed everything {:?} after the cut",
+        cut_at.elapsed()
+    );
     drop(cut);
 
     // Healed: the node comes back, more mail flows, nothing is doubled.
     wait_until(Duration::from_secs(30), "the healed node ready", || {
-        cluster.node(isolated).http_get("/readyz").starts_with("HTTP/1.1 200")
+        cluster
+            .node(isolated)
+            .http_get("/readyz")
+            .starts_with("HTTP/1.1 200")
     });
     let writer = cluster.drop_in_background(1_500..1_800, 1_000);
     writer.join().unwrap();
@@ -136,9 +173,11 @@ fn a_node_paused_past_its_lease_while_filing_creates_no_second_item() {
     cluster.pause(paused);
     writer.join().unwrap();
     // Its leases lapse; the other two file everything, its claimed messages included.
-    wait_until(Duration::from_secs(60), "the others filed everything", || {
-        cluster.drop_backlog() == 0 && cluster.record_count() >= 3_000
-    });
+    wait_until(
+        Duration::from_secs(60),
+        "the others filed everything",
+        || cluster.drop_backlog() == 0 && cluster.record_count() >= 3_000,
+    );
     cluster.resume(paused);
     // The woken node carries on with its stale batch; filing is idempotent and finishing fenced.
     std::thread::sleep(Duration::from_secs(4));
@@ -159,8 +198,14 @@ fn a_rolling_restart_under_load_loses_and_doubles_nothing() {
     }
     writer.join().unwrap();
     let (accepted, gave_up, resent) = smtp.finish();
-    assert!(gave_up.is_empty(), "smtp messages never accepted: {gave_up:?}");
-    println!("smtp: {} accepted, {resent} sent again after a failure", accepted.len());
+    assert!(
+        gave_up.is_empty(),
+        "smtp messages never accepted: {gave_up:?}"
+    );
+    println!(
+        "smtp: {} accepted, {resent} sent again after a failure",
+        accepted.len()
+    );
     let expected: BTreeSet<String> = drop_ids(0..3_000).chain(accepted).collect();
     expect_each_filed_once("rolling-restart", &cluster, &expected);
 }

@@ -40,10 +40,32 @@ fn free_port(size: usize, taken: &[u16]) -> u16 {
     panic!("no port free on all node addresses");
 }
 
+/// How the nodes of a test farm become members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    /// Every node lists every member in `cluster.peers`.
+    Static,
+    /// Node 1 starts a farm of its own; the others start with
+    /// `cluster.join = true` and wait for `postroom cluster join`.
+    Joined,
+}
+
 impl Cluster {
     /// Write the configs of a `size`-node static farm and start every node;
     /// `cluster` is appended to each `[cluster]` table.
     pub fn start(size: usize, cluster: &str) -> Cluster {
+        let mut farm = Cluster::prepare(size, cluster, Membership::Static);
+        for i in 1..=size {
+            farm.spawn(i);
+        }
+        for i in 1..=size {
+            farm.wait_ready(i);
+        }
+        farm
+    }
+
+    /// Write the configs of a `size`-node farm without starting any node.
+    pub fn prepare(size: usize, cluster: &str, membership: Membership) -> Cluster {
         let dir = tempfile::Builder::new()
             .prefix("postroom-farm-")
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
@@ -57,17 +79,22 @@ impl Cluster {
             .collect();
         std::fs::create_dir_all(dir.path().join("drop")).unwrap();
         for i in 1..=size {
+            let members = match (membership, i) {
+                (Membership::Static, _) => format!("peers = [{}]", peers.join(", ")),
+                (Membership::Joined, 1) => String::new(),
+                (Membership::Joined, _) => "join = true".to_string(),
+            };
             let text = format!(
                 r#"data_dir = "{data}"
 [cluster]
 node_id = {i}
 listen = "127.0.0.{i}:{port}"
-peers = [{peers}]
+{members}
 {cluster}
 [http]
 listen = "127.0.0.{i}:{http_port}"
 [log]
-level = "info,postroom_cluster=warn,openraft=error,sled=warn"
+level = "info,openraft=error,sled=warn"
 [farm]
 incoming_domains = ["{DOMAIN}"]
 [smtp]
@@ -83,26 +110,18 @@ alias = "{ALIAS}"
 path = "{library}"
 "#,
                 data = dir.path().join(format!("node{i}")).display(),
-                peers = peers.join(", "),
                 drop = dir.path().join("drop").display(),
                 library = dir.path().join("library").display(),
             );
             std::fs::write(dir.path().join(format!("node{i}.toml")), text).unwrap();
         }
-        let mut cluster = Cluster {
+        Cluster {
             dir,
             port,
             size,
             nodes: (0..size).map(|_| None).collect(),
             starts: vec![0; size],
-        };
-        for i in 1..=size {
-            cluster.spawn(i);
         }
-        for i in 1..=size {
-            cluster.wait_ready(i);
-        }
-        cluster
     }
 
     pub fn config(&self, i: usize) -> PathBuf {
@@ -154,7 +173,9 @@ path = "{library}"
     }
 
     pub fn node(&self, i: usize) -> &Node {
-        self.nodes[i - 1].as_ref().unwrap_or_else(|| panic!("node {i} is down"))
+        self.nodes[i - 1]
+            .as_ref()
+            .unwrap_or_else(|| panic!("node {i} is down"))
     }
 
     pub fn is_up(&self, i: usize) -> bool {
@@ -187,10 +208,29 @@ path = "{library}"
         format!("127.0.0.{i}:{}", self.port)
     }
 
+    /// Run `postroom <args>`; returns (success, stdout, stderr).
+    pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_postroom"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     /// `postroom cluster status --json` asked of node `i`.
     pub fn status(&self, i: usize) -> Option<Vec<Value>> {
         let out = Command::new(env!("CARGO_BIN_EXE_postroom"))
-            .args(["cluster", "status", "--json", "--server", &self.grpc_addr(i)])
+            .args([
+                "cluster",
+                "status",
+                "--json",
+                "--server",
+                &self.grpc_addr(i),
+            ])
             .output()
             .unwrap();
         let v: Value = serde_json::from_slice(&out.stdout).ok()?;
@@ -249,7 +289,9 @@ path = "{library}"
         let mut filed = BTreeMap::new();
         for entry in std::fs::read_dir(self.library_dir()).unwrap() {
             let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-            let Some(stem) = name.strip_suffix(".txt") else { continue };
+            let Some(stem) = name.strip_suffix(".txt") else {
+                continue;
+            };
             let id = stem.split(" (").next().unwrap().to_string();
             *filed.entry(id).or_insert(0) += 1;
         }
@@ -263,7 +305,11 @@ path = "{library}"
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "log") {
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
-                lines.extend(text.lines().filter(|l| l.contains(needle)).map(String::from));
+                lines.extend(
+                    text.lines()
+                        .filter(|l| l.contains(needle))
+                        .map(String::from),
+                );
             }
         }
         lines
@@ -280,8 +326,14 @@ pub fn drop_into(dir: &Path, name: &str, bytes: &[u8]) {
 fn count_files(dir: &Path, suffix: &str) -> usize {
     std::fs::read_dir(dir)
         .map(|d| {
-            d.filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(suffix))
-                .count()
+            d.filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(suffix)
+            })
+            .count()
         })
         .unwrap_or(0)
 }
@@ -337,9 +389,17 @@ impl SmtpLoad {
         assert!(out.status.success(), "smtp_load.py failed");
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         let ids = |k: &str| -> Vec<String> {
-            v[k].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+            v[k].as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect()
         };
-        (ids("accepted"), ids("gave_up"), v["resent"].as_u64().unwrap())
+        (
+            ids("accepted"),
+            ids("gave_up"),
+            v["resent"].as_u64().unwrap(),
+        )
     }
 }
 
@@ -362,7 +422,9 @@ impl NetworkCut {
             let other = format!("127.0.0.{other}");
             for (src, dst) in [(&me, &other), (&other, &me)] {
                 for dir in ["--dport", "--sport"] {
-                    iptables(&["-A", &chain, "-s", src, "-d", dst, "-p", "tcp", dir, &port, "-j", "DROP"]);
+                    iptables(&[
+                        "-A", &chain, "-s", src, "-d", dst, "-p", "tcp", dir, &port, "-j", "DROP",
+                    ]);
                 }
             }
         }
@@ -372,14 +434,19 @@ impl NetworkCut {
 
 impl Drop for NetworkCut {
     fn drop(&mut self) {
-        let _ = Command::new("iptables").args(["-D", "INPUT", "-j", &self.chain]).status();
+        let _ = Command::new("iptables")
+            .args(["-D", "INPUT", "-j", &self.chain])
+            .status();
         let _ = Command::new("iptables").args(["-F", &self.chain]).status();
         let _ = Command::new("iptables").args(["-X", &self.chain]).status();
     }
 }
 
 fn iptables(args: &[&str]) {
-    let out = Command::new("iptables").args(args).output().expect("iptables (apt-get install iptables)");
+    let out = Command::new("iptables")
+        .args(args)
+        .output()
+        .expect("iptables (apt-get install iptables)");
     assert!(
         out.status.success(),
         "iptables {args:?}: {}",

@@ -214,10 +214,13 @@ impl Node {
     pub fn http_get(&self, path: &str) -> String {
         use std::io::{Read, Write};
         let addr: std::net::SocketAddr = self.ready_field("http").parse().unwrap();
-        let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+        let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        else {
             return String::new();
         };
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
         if stream.write_all(request.as_bytes()).is_err() {
             return String::new();

@@ -29,6 +29,10 @@ use crate::ClusterError;
 const PROPOSE_BUDGET: Duration = Duration::from_secs(10);
 /// How long a membership change may take (a new voter catches up first).
 const MEMBERSHIP_BUDGET: Duration = Duration::from_secs(120);
+/// How long one forwarded proposal or read index may wait for the leader's
+/// reply before it is sent again (to whoever leads then): a leader cut off
+/// mid-call never answers, and an election takes 1–2 s.
+const FORWARD_ATTEMPT: Duration = Duration::from_secs(3);
 /// Pause between attempts while the leader is unknown or changing.
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
@@ -92,6 +96,14 @@ impl LeaderOp {
         match self {
             LeaderOp::ChangeMembership(_) => MEMBERSHIP_BUDGET,
             LeaderOp::Propose(_) | LeaderOp::ReadIndex => PROPOSE_BUDGET,
+        }
+    }
+
+    /// How long one forwarded attempt may wait for its reply.
+    fn attempt(&self) -> Duration {
+        match self {
+            LeaderOp::ChangeMembership(_) => MEMBERSHIP_BUDGET,
+            LeaderOp::Propose(_) | LeaderOp::ReadIndex => FORWARD_ATTEMPT,
         }
     }
 }
@@ -289,7 +301,8 @@ impl Farm {
                 LeaderOp::ChangeMembership(_) => client.change_membership(request).await,
             }
         };
-        let reply = match tokio::time::timeout_at(deadline, call).await {
+        let attempt_deadline = deadline.min(Instant::now() + op.attempt());
+        let reply = match tokio::time::timeout_at(attempt_deadline, call).await {
             Err(_) => return Err(unreachable("no reply in time".to_string())),
             Ok(Err(status)) => return Err(unreachable(status.message().to_string())),
             Ok(Ok(reply)) => reply.into_inner(),

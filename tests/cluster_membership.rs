@@ -1,0 +1,143 @@
+//! Forming farms of real `postroom` processes: a static three-node farm
+//! seen through `postroom cluster status` (table, JSON, exit codes, HTTP and
+//! gRPC health), and the dynamic way: a node started with `cluster.join`
+//! waits until `postroom cluster join` (asked of any member) adds it, files
+//! mail from the shared drop folder, and leaves with `postroom cluster leave`.
+
+mod support;
+
+use std::time::Duration;
+
+use support::cluster::{drop_message, Cluster, Membership};
+use support::wait_until;
+
+const TIMINGS: &str = "lease_ttl = \"3s\"\nhandoff_after = \"1s\"";
+
+#[test]
+fn a_static_farm_reports_members_roles_and_readiness() {
+    let mut cluster = Cluster::start(3, TIMINGS);
+    let leader = cluster.leader();
+    let nodes = cluster.status(1).unwrap();
+    assert_eq!(nodes.len(), 3, "{nodes:?}");
+    for n in &nodes {
+        let id = n["node_id"].as_u64().unwrap();
+        let role = if id == leader as u64 {
+            "leader"
+        } else {
+            "follower"
+        };
+        assert_eq!(n["role"], role, "{n}");
+        assert_eq!(n["leader"], leader as u64, "{n}");
+        assert_eq!(n["ready"], true, "{n}");
+        assert_eq!(n["config_version"], 1, "{n}");
+    }
+    let (ok, table, _) = cluster.cli(&["cluster", "status", "--server", &cluster.grpc_addr(2)]);
+    assert!(ok, "{table}");
+    for column in [
+        "NODE", "ROLE", "LEADER", "TERM", "APPLIED", "LAG", "CLAIMS", "BACKLOG", "READY",
+    ] {
+        assert!(table.contains(column), "{column} missing in\n{table}");
+    }
+    assert!(cluster
+        .node(3)
+        .http_get("/healthz")
+        .starts_with("HTTP/1.1 200"));
+    assert!(cluster
+        .node(3)
+        .http_get("/readyz")
+        .starts_with("HTTP/1.1 200"));
+
+    // A stopped member: the others stay ready (a quorum of two), status says
+    // which member is unreachable and exits 1 for scripts.
+    let down = if leader == 3 { 2 } else { 3 };
+    cluster.stop(down);
+    let asked = if down == 2 { 3 } else { 2 };
+    let (ok, table, _) = cluster.cli(&["cluster", "status", "--server", &cluster.grpc_addr(asked)]);
+    assert!(!ok, "status must fail while a member is down:\n{table}");
+    assert!(table.contains("unreachable"), "{table}");
+    assert!(cluster
+        .node(asked)
+        .http_get("/readyz")
+        .starts_with("HTTP/1.1 200"));
+
+    // The last two: stop one more and the survivor has no quorum, so it is not ready.
+    let other = (1..=3).find(|i| *i != down && *i != asked).unwrap();
+    cluster.stop(other);
+    wait_until(Duration::from_secs(15), "lone node not ready", || {
+        cluster
+            .node(asked)
+            .http_get("/readyz")
+            .starts_with("HTTP/1.1 503")
+    });
+    let answer = cluster.node(asked).http_get("/readyz");
+    assert!(
+        answer.contains("leader"),
+        "the reason names the missing leader:\n{answer}"
+    );
+}
+
+#[test]
+fn a_node_joins_files_mail_and_leaves() {
+    let mut cluster = Cluster::prepare(2, TIMINGS, Membership::Joined);
+    cluster.restart(1);
+    cluster.spawn(2);
+    wait_until(
+        Duration::from_secs(20),
+        "node 2 waiting to be added",
+        || cluster.node(2).log_text().contains("waiting to be added"),
+    );
+    let (ok, out, err) = cluster.cli(&[
+        "cluster",
+        "join",
+        "--server",
+        &cluster.grpc_addr(1),
+        "--node-id",
+        "2",
+        "--address",
+        &cluster.grpc_addr(2),
+    ]);
+    assert!(ok, "join failed: {err}");
+    assert!(out.contains(&cluster.grpc_addr(2)), "{out}");
+    cluster.wait_ready(2);
+    wait_until(Duration::from_secs(10), "both members ready", || {
+        cluster
+            .status(2)
+            .is_some_and(|nodes| nodes.len() == 2 && nodes.iter().all(|n| n["ready"] == true))
+    });
+
+    // Both members file from the shared folder; every message once.
+    for n in 0..200 {
+        support::cluster::drop_into(&cluster.drop_dir(), &format!("d-{n}.eml"), &drop_message(n));
+    }
+    wait_until(Duration::from_secs(60), "200 filed", || {
+        cluster.record_count() == 200
+    });
+    assert!(cluster.filed().values().all(|n| *n == 1));
+
+    // Joining again with the same id is refused with a reason; a bad address is named.
+    let (ok, _, err) = cluster.cli(&[
+        "cluster",
+        "join",
+        "--server",
+        &cluster.grpc_addr(1),
+        "--node-id",
+        "0",
+        "--address",
+        "x:1",
+    ]);
+    assert!(!ok && err.contains("node_id"), "{err}");
+
+    let (ok, out, err) = cluster.cli(&[
+        "cluster",
+        "leave",
+        "--server",
+        &cluster.grpc_addr(1),
+        "--node-id",
+        "2",
+    ]);
+    assert!(ok, "leave failed: {err}");
+    assert!(!out.contains(&cluster.grpc_addr(2)), "{out}");
+    wait_until(Duration::from_secs(10), "node 1 alone", || {
+        cluster.status(1).is_some_and(|nodes| nodes.len() == 1)
+    });
+}
