@@ -1,6 +1,6 @@
 //! Forming farms of real `postroom` processes: a static three-node farm
-//! seen through `postroom cluster status` (table, JSON, exit codes, HTTP and
-//! gRPC health), and the dynamic way: a node started with `cluster.join`
+//! seen through `postroom cluster status` (table, JSON, exit codes, HTTP
+//! health) that files a message re-sent through another node once, and the dynamic way: a node started with `cluster.join`
 //! waits until `postroom cluster join` (asked of any member) adds it, files
 //! mail from the shared drop folder, and leaves with `postroom cluster leave`.
 
@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::cluster::{drop_message, Cluster, Membership};
+use support::cluster::{drop_message, Cluster, Membership, SmtpLoad};
 use support::wait_until;
 
 const TIMINGS: &str = "lease_ttl = \"3s\"\nhandoff_after = \"1s\"";

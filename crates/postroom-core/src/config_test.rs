@@ -179,3 +179,48 @@ idle_timeout = "2m"
         assert!(text.contains(needle), "{needle} missing in {text}");
     }
 }
+
+#[test]
+fn a_farm_of_several_nodes_needs_shared_library_paths() {
+    let text = r#"
+[cluster]
+node_id = 2
+listen = "0.0.0.0:7700"
+peers = ["1@pr-0.postroom:7700", "2@pr-1.postroom:7700", "3@pr-2.postroom:7700"]
+[http]
+listen = "0.0.0.0:7780"
+[[library]]
+name = "Shared Documents"
+alias = "shared-documents"
+path = "/libraries/shared"
+[[library]]
+name = "Local"
+alias = "local"
+"#;
+    let cfg: ConfigFile = toml::from_str(text).unwrap();
+    let err = cfg.validate().unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "library \"Local\": path must be an absolute path on storage every node shares"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("Shared Documents"), "{err}");
+    assert_eq!(
+        cfg.cluster
+            .advertised_address("0.0.0.0:7700".parse().unwrap()),
+        "pr-1.postroom:7700"
+    );
+
+    let mut single = ConfigFile::embedded_defaults();
+    single.cluster.peers = vec!["1@127.0.0.1:7700".parse().unwrap()];
+    single.validate().unwrap();
+
+    let err = toml::from_str::<ConfigFile>("[cluster]\npeers = [\"a:1\"]\n").unwrap_err();
+    assert!(
+        err.to_string().contains("\"a:1\" is not id@host:port"),
+        "{err}"
+    );
+    let err = toml::from_str::<ConfigFile>("[http]\nport = 1\n").unwrap_err();
+    assert!(err.to_string().contains("port"), "{err}");
+}

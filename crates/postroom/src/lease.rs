@@ -99,3 +99,89 @@ impl Drop for LeaseKeeper {
         self.stop.cancel();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use postroom_cluster::FarmOptions;
+    use postroom_core::cluster::Formation;
+    use postroom_core::{ClaimResult, FarmState};
+
+    use super::*;
+
+    async fn single_node_farm(dir: &std::path::Path) -> Arc<Farm> {
+        let farm = Farm::open(FarmOptions {
+            node_id: 1,
+            advertise_addr: "127.0.0.1:1".to_string(),
+            dir: dir.to_path_buf(),
+            snapshot_every: 1_000,
+            formation: Formation::Single,
+            local_ip: None,
+        })
+        .await
+        .unwrap();
+        Arc::new(farm)
+    }
+
+    async fn claim(farm: &Farm, node: NodeId, key: MessageKey, ttl: Duration) -> ClaimResult {
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap();
+        match farm
+            .propose(Command::Claim {
+                keys: vec![key],
+                node,
+                ttl_ms,
+            })
+            .await
+            .unwrap()
+        {
+            Response::Claims(mut c) => c.remove(0),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_local_deadline_is_earlier_than_the_farms_by_a_margin() {
+        let sent = Instant::now();
+        assert_eq!(
+            local_deadline(sent, Duration::from_secs(3)),
+            sent + Duration::from_millis(2_700)
+        );
+        assert_eq!(
+            local_deadline(sent, Duration::from_secs(60)),
+            sent + Duration::from_secs(58)
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_kept_lease_outlives_its_ttl_and_lapses_once_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let farm = single_node_farm(dir.path()).await;
+        let key = MessageKey::from_bytes([7; 32]);
+        let ttl = Duration::from_millis(1_000);
+        let sent = Instant::now();
+        let ClaimResult::Granted { token, .. } = claim(&farm, 1, key, ttl).await else {
+            panic!("not granted");
+        };
+        let keeper = LeaseKeeper::start(farm.clone(), 1, vec![(key, token)], ttl, sent);
+
+        // Three TTLs later the lease is still ours: another node is refused.
+        tokio::time::sleep(ttl * 3).await;
+        assert!(keeper.held());
+        assert!(matches!(
+            claim(&farm, 2, key, ttl).await,
+            ClaimResult::Held { by: 1, .. }
+        ));
+        let holder = |s: &FarmState| s.lease(&key).map(|l| (l.node, l.token));
+        assert_eq!(farm.read(holder), Some((1, token)));
+
+        // Dropped (the batch ended or the node stalled): the lease lapses and moves on.
+        drop(keeper);
+        tokio::time::sleep(ttl + Duration::from_millis(200)).await;
+        match claim(&farm, 2, key, ttl).await {
+            ClaimResult::Granted { token: newer, .. } => assert!(newer > token),
+            other => panic!("lease did not lapse: {other:?}"),
+        }
+        farm.shutdown().await.unwrap();
+    }
+}
