@@ -1,0 +1,31 @@
+//! postroom-api: the node's admin surface and its client side.
+//!
+//! Owns the gRPC cluster-admin service (`proto/postroom/admin/v1/cluster.proto`:
+//! status, add and remove members), the readiness rules and the monitor that
+//! publishes them (to the `grpc.health.v1` service and to HTTP `/readyz`),
+//! the plain HTTP health endpoint, the one mapping of
+//! `postroom_cluster::ClusterError` to `tonic::Status`, and what the CLI
+//! needs to talk to a farm (connecting, asking every member for its status,
+//! tables and JSON).
+
+mod client;
+mod error;
+mod format;
+mod http;
+mod readiness;
+mod service;
+
+/// Generated gRPC code of the cluster-admin service (`postroom.admin.v1`).
+#[allow(clippy::all, missing_docs)]
+pub mod proto {
+    tonic::include_proto!("postroom.admin.v1");
+}
+
+pub use client::{add_member, connect, farm_status, remove_member, CALL_TIMEOUT};
+pub use error::{status_from, ApiError};
+pub use format::{membership_json, membership_table, status_json, status_table};
+pub use http::serve_http;
+pub use readiness::{
+    readiness, spawn_readiness_monitor, NodeProbe, NodeReport, Readiness, QUORUM_ACK_LIMIT_MS,
+};
+pub use service::{cluster_admin_service, ClusterAdminService, ADMIN_SERVICE_NAME};
