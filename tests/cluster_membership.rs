@@ -47,6 +47,22 @@ fn a_static_farm_reports_members_roles_and_readiness() {
         .http_get("/readyz")
         .starts_with("HTTP/1.1 200"));
 
+    // An upstream that lost node 1's 250 sends the same message to node 2: filed once.
+    let send_via =
+        |i: usize| SmtpLoad::start(&[cluster.smtp_addr(i)], 0, 1, Duration::ZERO).finish();
+    assert_eq!(send_via(1).0, ["s-0"]);
+    wait_until(Duration::from_secs(20), "the first copy filed", || {
+        cluster.record_count() == 1
+    });
+    assert_eq!(send_via(2).0, ["s-0"], "the re-send is answered 250 too");
+    wait_until(
+        Duration::from_secs(20),
+        "the re-send counted as a duplicate",
+        || !cluster.logs_containing("duplicate").is_empty(),
+    );
+    assert_eq!(cluster.record_count(), 1);
+    assert_eq!(cluster.filed().get("s-0"), Some(&1));
+
     // A stopped member: the others stay ready (a quorum of two), status says
     // which member is unreachable and exits 1 for scripts.
     let down = if leader == 3 { 2 } else { 3 };

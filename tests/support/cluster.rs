@@ -453,3 +453,13 @@ fn iptables(args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+impl Drop for Cluster {
+    /// A failed test keeps the farm's directory (configs, logs, folders) to look at.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.dir.disable_cleanup(true);
+            eprintln!("farm directory kept: {}", self.dir.path().display());
+        }
+    }
+}

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """SMTP traffic for the multi-node tests, sent with Python's smtplib.
 
-Sends messages s-<id> (each with one attachment s-<id>.txt) to a farm's
-nodes, spread over the targets; a message that fails on one node (refused
+Sends messages s-<id> (each with one attachment s-<id>.txt; the bytes of a
+message depend only on its id) to a farm's nodes, spread over the targets; a message that fails on one node (refused
 connection, reset, 4xx, no 250 before the node died) is sent again, byte for
 byte, to the next node until one answers 250 — what an upstream MTA does
 after a lost 250. Prints one JSON object: {"accepted": [...], "gave_up": [...],
@@ -29,6 +29,9 @@ def build(ident, domain, alias):
     msg.set_content(f"body of {ident}\n")
     msg.add_attachment(f"attachment of {ident}\n".encode(), maintype="text",
                        subtype="plain", filename=f"{ident}.txt")
+    # A fixed boundary: the same id gives the same bytes in every run, as an
+    # upstream re-sending a queued message does.
+    msg.set_boundary(f"==boundary-{ident}==")
     return msg.as_bytes()
 
 

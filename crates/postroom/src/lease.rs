@@ -90,7 +90,7 @@ impl LeaseKeeper {
 
     /// Whether the leases may still be held (the local deadline has not passed).
     pub fn held(&self) -> bool {
-        self.deadline.lock().map_or(false, |d| Instant::now() < *d)
+        self.deadline.lock().is_ok_and(|d| Instant::now() < *d)
     }
 }
 
