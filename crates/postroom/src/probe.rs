@@ -48,8 +48,9 @@ impl NodeProbe for NodeFacts {
                 report.drop_folder_error = status.last_error;
             }
             None => {
-                report.drop_folder_error =
-                    Some("drop folder not watched yet (waiting for the farm's configuration)".into())
+                report.drop_folder_error = Some(
+                    "drop folder not watched yet (waiting for the farm's configuration)".into(),
+                )
             }
         }
         if self.smtp_enabled {
