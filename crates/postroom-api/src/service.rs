@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use postroom_cluster::{Farm, FarmStatus, MembershipChange};
-use tokio::sync::watch;
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
@@ -16,7 +15,10 @@ use crate::proto::cluster_admin_server::{ClusterAdmin, ClusterAdminServer};
 use crate::proto::{
     AddMemberRequest, Member, MembershipReply, NodeStatus, RemoveMemberRequest, StatusRequest,
 };
-use crate::readiness::{report_of, role_name, NodeProbe, NodeReport, Readiness};
+use crate::readiness::{
+    readiness, report_of, role_name, NodeProbe, NodeReport, Readiness, QUORUM_ACK_LIMIT_MS,
+};
+use postroom_core::cluster::address_problem;
 
 /// The service's full gRPC name, also its `grpc.health.v1` service name.
 pub const ADMIN_SERVICE_NAME: &str = "postroom.admin.v1.ClusterAdmin";
@@ -31,20 +33,15 @@ const CHANGE_POLL: Duration = Duration::from_millis(20);
 pub struct ClusterAdminService {
     farm: Farm,
     probe: Arc<dyn NodeProbe>,
-    readiness: watch::Receiver<Readiness>,
 }
 
-/// The tonic service to mount next to the Raft service.
+/// The tonic service to mount next to the Raft service. `Status` evaluates
+/// readiness afresh with the same rules as the monitor.
 pub fn cluster_admin_service(
     farm: Farm,
     probe: Arc<dyn NodeProbe>,
-    readiness: watch::Receiver<Readiness>,
 ) -> ClusterAdminServer<ClusterAdminService> {
-    ClusterAdminServer::new(ClusterAdminService {
-        farm,
-        probe,
-        readiness,
-    })
+    ClusterAdminServer::new(ClusterAdminService { farm, probe })
 }
 
 /// Every member with its address, voter flag and (on the leader) matched index.
@@ -109,21 +106,7 @@ pub(crate) fn check_node_id(node_id: u64) -> Result<u64, Status> {
 
 /// A member address in a request: `host:port`, no scheme, path or spaces.
 pub(crate) fn check_address(address: &str) -> Result<(), Status> {
-    let problem = if address.is_empty() {
-        Some("it is empty, expected host:port")
-    } else if address.contains('/') || address.chars().any(char::is_whitespace) {
-        Some("expected host:port without scheme, path or spaces")
-    } else {
-        match address.rsplit_once(':') {
-            None => Some("no port, expected host:port"),
-            Some(("", _)) => Some("no host, expected host:port"),
-            Some((_, port)) => match port.parse::<u16>() {
-                Ok(p) if p > 0 => None,
-                _ => Some("the port is not 1-65535"),
-            },
-        }
-    };
-    match problem {
+    match address_problem(address) {
         Some(why) => Err(Status::invalid_argument(format!(
             "address: {address:?}: {why}"
         ))),
@@ -171,7 +154,7 @@ impl ClusterAdmin for ClusterAdminService {
         let (config_version, leases) = self
             .farm
             .read(|s| (s.config_version(), s.live_leases_by_node()));
-        let readiness = self.readiness.borrow().clone();
+        let readiness = readiness(&status, &report, QUORUM_ACK_LIMIT_MS);
         Ok(Response::new(node_status(
             &status,
             config_version,

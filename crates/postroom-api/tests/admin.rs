@@ -102,11 +102,7 @@ async fn start(id: u64, dir: &Path, formation: Formation) -> Node {
     let server = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(farm.raft_service())
-        .add_service(cluster_admin_service(
-            farm.clone(),
-            dyn_probe,
-            readiness.clone(),
-        ))
+        .add_service(cluster_admin_service(farm.clone(), dyn_probe))
         .serve_with_incoming_shutdown(
             TcpListenerStream::new(listener),
             shutdown.clone().cancelled_owned(),

@@ -67,21 +67,28 @@ impl fmt::Display for Peer {
 }
 
 /// Why `addr` is not a usable `host:port` to reach, if it is not.
-fn address_problem(addr: &str) -> Option<&'static str> {
+pub fn address_problem(addr: &str) -> Option<&'static str> {
     listen_problem(addr).or_else(|| addr.ends_with(":0").then_some("the port is not 1-65535"))
 }
 
-/// Why `addr` is not a usable `host:port` to listen on (port 0: any free port), if it is not.
+/// Why `addr` is not a usable `host:port` to listen on (port 0: any free
+/// port), if it is not.
 fn listen_problem(addr: &str) -> Option<&'static str> {
+    if addr.is_empty() {
+        return Some("it is empty, expected host:port");
+    }
+    if addr.contains('/') || addr.chars().any(char::is_whitespace) {
+        return Some("expected host:port without scheme, path or spaces");
+    }
     let Some((host, port)) = addr.rsplit_once(':') else {
-        return Some("no port");
+        return Some("no port, expected host:port");
     };
     if host.is_empty() {
-        return Some("no host");
+        return Some("no host, expected host:port");
     }
     match port.parse::<u16>() {
         Ok(_) => None,
-        Err(_) => Some("the port is not 0-65535"),
+        Err(_) => Some("the port is not 1-65535"),
     }
 }
 

@@ -71,7 +71,6 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
             .add_service(postroom_api::cluster_admin_service(
                 (*farm).clone(),
                 facts.clone(),
-                readiness.clone(),
             ))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
