@@ -42,10 +42,13 @@ fn a_static_farm_reports_members_roles_and_readiness() {
         .node(3)
         .http_get("/healthz")
         .starts_with("HTTP/1.1 200"));
-    assert!(cluster
-        .node(3)
-        .http_get("/readyz")
-        .starts_with("HTTP/1.1 200"));
+    // /readyz follows the readiness monitor (re-evaluated every second).
+    wait_until(Duration::from_secs(5), "node 3 ready over HTTP", || {
+        cluster
+            .node(3)
+            .http_get("/readyz")
+            .starts_with("HTTP/1.1 200")
+    });
 
     // An upstream that lost node 1's 250 sends the same message to node 2: filed once.
     let send_via =
