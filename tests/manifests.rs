@@ -1,0 +1,67 @@
+//! The shipped deployment files are valid: the Kubernetes manifest against
+//! the Kubernetes schemas (`kubernetes-validate --strict`, from PyPI), and
+//! the node config in its ConfigMap with `postroom config check` for every
+//! node of the StatefulSet (node id from the pod ordinal, as its command
+//! sets it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+/// The literal block under `postroom.toml: |` in the ConfigMap.
+fn configmap_toml(manifest: &str) -> String {
+    let mut lines = manifest
+        .lines()
+        .skip_while(|l| l.trim() != "postroom.toml: |");
+    let key = lines.next().expect("a postroom.toml key in the ConfigMap");
+    let indent = key.len() - key.trim_start().len() + 2;
+    lines
+        .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() >= indent)
+        .map(|l| l.get(indent..).unwrap_or("").to_string() + "\n")
+        .collect()
+}
+
+#[test]
+fn the_kubernetes_manifest_passes_the_schemas() {
+    let out = Command::new("kubernetes-validate")
+        .args(["--strict", "--quiet"])
+        .arg(repo("k8s/postroom.yaml"))
+        .output()
+        .expect("kubernetes-validate is installed (pip install kubernetes-validate)");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_statefulset_config_is_valid_on_every_node() {
+    let manifest = std::fs::read_to_string(repo("k8s/postroom.yaml")).unwrap();
+    let toml = configmap_toml(&manifest);
+    assert!(toml.contains("[cluster]"), "{toml}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("postroom.toml");
+    std::fs::write(&config, &toml).unwrap();
+    for node_id in ["1", "2", "3"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_postroom"))
+            .args(["config", "check", "--config"])
+            .arg(&config)
+            .env("POSTROOM_NODE_ID", node_id)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "node {node_id}: {stderr}\n{toml}");
+        let checked = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            checked.contains(&format!("node_id = {node_id}")),
+            "{checked}"
+        );
+    }
+}
