@@ -1,5 +1,5 @@
 //! Invariants 1–3 under real faults, each on a real farm of three `postroom`
-//! processes on 127.0.0.1–3 sharing one drop folder and one library:
+//! processes on 127.0.0.2–4 sharing one drop folder and one library:
 //! SIGKILL of the leader and then a follower under load, a network cut of
 //! one node (iptables), a node paused with SIGSTOP past its lease TTL while
 //! filing, and a rolling restart under load. Every message carries one
@@ -135,6 +135,16 @@ fn a_cut_off_node_stops_filing_the_majority_files_everything_and_healing_doubles
     println!(
         "majority filed everything {:?} after the cut",
         cut_at.elapsed()
+    );
+    // Config reads: linearizable on the majority; refused on the cut-off
+    // node (it cannot know it is current), which still answers a local read.
+    let majority = (1..=3).find(|i| *i != isolated).unwrap();
+    assert_eq!(cluster.farm_config(majority, false).unwrap()["version"], 1);
+    let refused = cluster.farm_config(isolated, false).unwrap_err();
+    assert!(refused.contains("Unavailable"), "{refused}");
+    assert_eq!(
+        cluster.farm_config(isolated, true).unwrap()["linearizable"],
+        false
     );
     drop(cut);
 

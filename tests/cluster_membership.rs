@@ -66,6 +66,33 @@ fn a_static_farm_reports_members_roles_and_readiness() {
     assert_eq!(cluster.record_count(), 1);
     assert_eq!(cluster.filed().get("s-0"), Some(&1));
 
+    // A config change made through node 1 (restarted with a new file) is
+    // seen by a linearizable read on node 3 as soon as node 1 reports it.
+    let config = cluster.farm_config(3, false).unwrap();
+    assert_eq!(
+        (config["version"].as_u64(), config["linearizable"].as_bool()),
+        (Some(1), Some(true))
+    );
+    let library = cluster.dir.path().join("announcements");
+    cluster.append_config(
+        1,
+        &format!(
+            "[[library]]\nname = \"Announcements\"\nalias = \"announcements\"\npath = \"{}\"\n",
+            library.display()
+        ),
+    );
+    cluster.stop(1);
+    cluster.restart(1);
+    let config = cluster.farm_config(3, false).unwrap();
+    assert_eq!(config["version"], 2, "{config}");
+    let text = config["config_toml"].as_str().unwrap();
+    assert!(text.contains("alias = \"announcements\""), "{text}");
+    assert!(
+        config["changed_by"].as_str().unwrap().starts_with("node 1"),
+        "{config}"
+    );
+    let leader = cluster.leader();
+
     // A stopped member: the others stay ready (a quorum of two), status says
     // which member is unreachable and exits 1 for scripts.
     let down = if leader == 3 { 2 } else { 3 };

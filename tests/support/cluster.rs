@@ -1,5 +1,5 @@
 //! Multi-node harness: a static farm of real `postroom` processes, node `i`
-//! listening on 127.0.0.i (gRPC, SMTP and HTTP each on one port that is
+//! listening on 127.0.0.(i+1) (gRPC, SMTP and HTTP each on one port that is
 //! free on every address, so a restarted node is where clients left it), all watching one shared drop folder and filing into shared
 //! library folders, each with its own data dir (Raft log, quarantine). Faults
 //! are real: SIGKILL, SIGSTOP/SIGCONT, SIGTERM, and network cuts with
@@ -18,7 +18,9 @@ use super::{wait_until, Node, DOMAIN};
 /// The library every test message goes to.
 pub const ALIAS: &str = "shared-documents";
 
-/// A farm of several node processes on 127.0.0.x.
+/// A farm of several node processes on 127.0.0.2, 127.0.0.3, ... (127.0.0.1
+/// stays the clients' address, so cutting a node off never cuts the test's
+/// own connections).
 pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub port: u16,
@@ -27,12 +29,18 @@ pub struct Cluster {
     starts: Vec<usize>,
 }
 
-/// A port free on 127.0.0.1..=size and not in `taken`.
+/// The loopback address of node `i` (1-based).
+pub fn node_ip(i: usize) -> String {
+    format!("127.0.0.{}", i + 1)
+}
+
+/// A port free on every node address and not in `taken`.
 fn free_port(size: usize, taken: &[u16]) -> u16 {
     for _ in 0..200 {
-        let probe = TcpListener::bind("127.0.0.1:0").unwrap();
+        let probe = TcpListener::bind(format!("{}:0", node_ip(1))).unwrap();
         let port = probe.local_addr().unwrap().port();
-        let all_free = (2..=size).all(|i| TcpListener::bind(format!("127.0.0.{i}:{port}")).is_ok());
+        let all_free =
+            (2..=size).all(|i| TcpListener::bind(format!("{}:{port}", node_ip(i))).is_ok());
         if all_free && !taken.contains(&port) {
             return port;
         }
@@ -75,7 +83,7 @@ impl Cluster {
         let smtp_port = free_port(size, &[port]);
         let http_port = free_port(size, &[port, smtp_port]);
         let peers: Vec<String> = (1..=size)
-            .map(|i| format!("\"{i}@127.0.0.{i}:{port}\""))
+            .map(|i| format!("\"{i}@{}:{port}\"", node_ip(i)))
             .collect();
         std::fs::create_dir_all(dir.path().join("drop")).unwrap();
         for i in 1..=size {
@@ -88,17 +96,17 @@ impl Cluster {
                 r#"data_dir = "{data}"
 [cluster]
 node_id = {i}
-listen = "127.0.0.{i}:{port}"
+listen = "{ip}:{port}"
 {members}
 {cluster}
 [http]
-listen = "127.0.0.{i}:{http_port}"
+listen = "{ip}:{http_port}"
 [log]
 level = "info,openraft=error,sled=warn"
 [farm]
 incoming_domains = ["{DOMAIN}"]
 [smtp]
-listen = "127.0.0.{i}:{smtp_port}"
+listen = "{ip}:{smtp_port}"
 hostname = "node{i}.test"
 [drop_folder]
 path = "{drop}"
@@ -110,6 +118,7 @@ alias = "{ALIAS}"
 path = "{library}"
 "#,
                 data = dir.path().join(format!("node{i}")).display(),
+                ip = node_ip(i),
                 drop = dir.path().join("drop").display(),
                 library = dir.path().join("library").display(),
             );
@@ -126,6 +135,29 @@ path = "{library}"
 
     pub fn config(&self, i: usize) -> PathBuf {
         self.dir.path().join(format!("node{i}.toml"))
+    }
+
+    /// Append `text` to node `i`'s config file (takes effect at its next start).
+    pub fn append_config(&self, i: usize, text: &str) {
+        let mut config = std::fs::read_to_string(self.config(i)).unwrap();
+        config.push_str(text);
+        std::fs::write(self.config(i), config).unwrap();
+    }
+
+    /// `postroom farm show --json` asked of node `i` (`--local` when `local`):
+    /// the reply, or the error output.
+    pub fn farm_config(&self, i: usize, local: bool) -> Result<Value, String> {
+        let server = self.grpc_addr(i);
+        let mut args = vec!["farm", "show", "--json", "--server", server.as_str()];
+        if local {
+            args.push("--local");
+        }
+        let (ok, out, err) = self.cli(&args);
+        if ok {
+            Ok(serde_json::from_str(&out).unwrap())
+        } else {
+            Err(err)
+        }
     }
 
     pub fn drop_dir(&self) -> PathBuf {
@@ -205,7 +237,7 @@ path = "{library}"
     }
 
     pub fn grpc_addr(&self, i: usize) -> String {
-        format!("127.0.0.{i}:{}", self.port)
+        format!("{}:{}", node_ip(i), self.port)
     }
 
     /// Run `postroom <args>`; returns (success, stdout, stderr).
@@ -416,10 +448,10 @@ impl NetworkCut {
         let chain = format!("PR-{}-{}", std::process::id(), cluster.port);
         iptables(&["-N", &chain]);
         iptables(&["-I", "INPUT", "-j", &chain]);
-        let me = format!("127.0.0.{isolated}");
+        let me = node_ip(isolated);
         let port = cluster.port.to_string();
         for other in (1..=cluster.size).filter(|o| *o != isolated) {
-            let other = format!("127.0.0.{other}");
+            let other = node_ip(other);
             for (src, dst) in [(&me, &other), (&other, &me)] {
                 for dir in ["--dport", "--sport"] {
                     iptables(&[

@@ -9,7 +9,8 @@ use tonic::transport::{Channel, Endpoint};
 use crate::error::{chain, ApiError};
 use crate::proto::cluster_admin_client::ClusterAdminClient;
 use crate::proto::{
-    AddMemberRequest, Member, MembershipReply, NodeStatus, RemoveMemberRequest, StatusRequest,
+    AddMemberRequest, ConfigReply, GetConfigRequest, Member, MembershipReply, NodeStatus,
+    RemoveMemberRequest, StatusRequest,
 };
 
 /// How long connecting to a node may take.
@@ -142,6 +143,17 @@ pub async fn add_member(
         .await
         .map(tonic::Response::into_inner)
         .map_err(|s| ApiError::call(server, "add member", &s))
+}
+
+/// The farm configuration as `server` reads it: linearizably, or its own
+/// applied state when `local`.
+pub async fn farm_config(server: &str, local: bool) -> Result<ConfigReply, ApiError> {
+    let mut client = connect(server).await?;
+    client
+        .get_config(GetConfigRequest { local })
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(|s| ApiError::call(server, "get config", &s))
 }
 
 /// Remove node `node_id` from the farm through `server` (any member).

@@ -49,6 +49,7 @@ pub fn status_from(e: &ClusterError) -> Status {
     let code = match e {
         ClusterError::NotLeader { .. }
         | ClusterError::NoLeader { .. }
+        | ClusterError::NoQuorum { .. }
         | ClusterError::Unreachable { .. }
         | ClusterError::Stopped { .. } => Code::Unavailable,
         ClusterError::Config { .. } | ClusterError::Address { .. } => Code::InvalidArgument,

@@ -1,7 +1,7 @@
 //! postroom-api: the node's admin surface and its client side.
 //!
 //! Owns the gRPC cluster-admin service (`proto/postroom/admin/v1/cluster.proto`:
-//! status, add and remove members), the readiness rules and the monitor that
+//! status, add and remove members, the farm config read linearizably), the readiness rules and the monitor that
 //! publishes them (to the `grpc.health.v1` service and to HTTP `/readyz`),
 //! the plain HTTP health endpoint, the one mapping of
 //! `postroom_cluster::ClusterError` to `tonic::Status`, and what the CLI
@@ -9,6 +9,7 @@
 //! tables and JSON).
 
 mod client;
+mod config;
 mod error;
 mod format;
 mod http;
@@ -21,7 +22,8 @@ pub mod proto {
     tonic::include_proto!("postroom.admin.v1");
 }
 
-pub use client::{add_member, connect, farm_status, remove_member, CALL_TIMEOUT};
+pub use client::{add_member, connect, farm_config, farm_status, remove_member, CALL_TIMEOUT};
+pub use config::config_toml;
 pub use error::{status_from, ApiError};
 pub use format::{membership_json, membership_table, status_json, status_table};
 pub use http::serve_http;

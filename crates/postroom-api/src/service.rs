@@ -10,10 +10,12 @@ use postroom_cluster::{Farm, FarmStatus, MembershipChange};
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
+use crate::config::get_config;
 use crate::error::status_from;
 use crate::proto::cluster_admin_server::{ClusterAdmin, ClusterAdminServer};
 use crate::proto::{
-    AddMemberRequest, Member, MembershipReply, NodeStatus, RemoveMemberRequest, StatusRequest,
+    AddMemberRequest, ConfigReply, GetConfigRequest, Member, MembershipReply, NodeStatus,
+    RemoveMemberRequest, StatusRequest,
 };
 use crate::readiness::{
     readiness, report_of, role_name, NodeProbe, NodeReport, Readiness, QUORUM_ACK_LIMIT_MS,
@@ -201,6 +203,14 @@ impl ClusterAdmin for ClusterAdminService {
         let reply = self.membership_when(|s| !s.members.contains_key(&id)).await;
         tracing::info!(node = id, "member removed");
         Ok(Response::new(reply))
+    }
+
+    async fn get_config(
+        &self,
+        request: Request<GetConfigRequest>,
+    ) -> Result<Response<ConfigReply>, Status> {
+        let local = request.into_inner().local;
+        get_config(&self.farm, local).await.map(Response::new)
     }
 }
 

@@ -54,6 +54,10 @@ pub enum ClusterError {
     #[error("node {node} answered: {detail}")]
     Remote { node: u64, detail: String },
 
+    /// The leader could not confirm it still leads a quorum (it is cut off).
+    #[error("no quorum: {detail}")]
+    NoQuorum { detail: String },
+
     /// No leader became known in time.
     #[error("no leader known after waiting {waited_ms} ms")]
     NoLeader { waited_ms: u64 },

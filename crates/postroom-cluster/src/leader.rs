@@ -70,6 +70,7 @@ pub(crate) enum LeaderDone {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum Refusal {
     NotLeader { leader: Option<u64> },
+    NoQuorum { detail: String },
     Failed { detail: String },
 }
 
@@ -77,6 +78,9 @@ impl Refusal {
     pub(crate) fn from_error(e: &ClusterError) -> Refusal {
         match e {
             ClusterError::NotLeader { leader } => Refusal::NotLeader { leader: *leader },
+            ClusterError::NoQuorum { detail } => Refusal::NoQuorum {
+                detail: detail.clone(),
+            },
             other => Refusal::Failed {
                 detail: other.to_string(),
             },
@@ -86,6 +90,9 @@ impl Refusal {
     fn into_error(self, node: u64) -> ClusterError {
         match self {
             Refusal::NotLeader { leader } => ClusterError::NotLeader { leader },
+            Refusal::NoQuorum { detail } => ClusterError::NoQuorum {
+                detail: format!("node {node}: {detail}"),
+            },
             Refusal::Failed { detail } => ClusterError::Remote { node, detail },
         }
     }
@@ -218,7 +225,11 @@ impl Farm {
                             leader: f.leader_id,
                         }
                     }
-                    RaftError::APIError(other) => ClusterError::raft("confirm leadership", other),
+                    RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q)) => {
+                        ClusterError::NoQuorum {
+                            detail: q.to_string(),
+                        }
+                    }
                     RaftError::Fatal(f) => stopped("confirm leadership")(f),
                 })?;
                 Ok(LeaderDone::ReadIndex(read.map_or(0, |l| l.index)))

@@ -1,8 +1,8 @@
 //! `postroom`: the command line. `serve` runs a node; `items` and
 //! `quarantine list` inspect a node's libraries and quarantine; `config`
 //! checks a config file or prints the embedded defaults; `cluster` shows the
-//! farm's status and changes its membership over a node's admin gRPC
-//! (`cluster_cmd.rs`).
+//! farm's status and changes its membership, and `farm show` prints the
+//! replicated configuration, over a node's admin gRPC (`cluster_cmd.rs`).
 
 mod cluster_cmd;
 mod counters;
@@ -68,6 +68,9 @@ enum Cmd {
     /// Show the farm's status, add or remove members (asks a running node).
     #[command(subcommand)]
     Cluster(cluster_cmd::ClusterCmd),
+    /// Show the farm's replicated configuration (asks a running node).
+    #[command(subcommand)]
+    Farm(cluster_cmd::FarmCmd),
 }
 
 #[derive(Subcommand)]
@@ -103,6 +106,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let load = |a: &ConfigArgs| settings::load(a.config.as_deref(), a.data_dir.clone());
     let done = match cli.command {
         Cmd::Cluster(cmd) => return cluster_cmd::run(cmd),
+        Cmd::Farm(cmd) => return cluster_cmd::run_farm(cmd),
         Cmd::Serve(args) => {
             let loaded = load(&args)?;
             telemetry::init(&loaded.config.log);
