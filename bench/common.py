@@ -332,3 +332,104 @@ class Postfix:
 def nobody() -> tuple[int, int]:
     pw = pwd.getpwnam("nobody")
     return pw.pw_uid, pw.pw_gid
+
+# ---------------------------------------------------------------- farms
+
+def dir_usage(path: str) -> int:
+    """Bytes allocated on disk (st_blocks) by every file under `path`,
+    like `du -s`; 0 when it does not exist."""
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+            except FileNotFoundError:
+                pass
+    return total
+
+def http_status(host: str, port: int, path: str, timeout: float = 1.0) -> int:
+    """Status code of `GET path` on host:port, 0 when it cannot be asked."""
+    import http.client
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status
+    except OSError:
+        return 0
+    finally:
+        conn.close()
+
+def _rendezvous_weight(file_name: str, node: int) -> int:
+    """`postroom_core::cluster::rendezvous_weight`: FNV-1a 64 of the name
+    and the node id (u64 little-endian), then splitmix64's finaliser."""
+    m = 2**64 - 1
+    h = 0xcbf29ce484222325
+    for b in file_name.encode() + node.to_bytes(8, "little"):
+        h ^= b
+        h = (h * 0x100000001b3) & m
+    h ^= h >> 30
+    h = (h * 0xbf58476d1ce4e5b9) & m
+    h ^= h >> 27
+    h = (h * 0x94d049bb133111eb) & m
+    return h ^ (h >> 31)
+
+def preferred_node(file_name: str, members) -> int:
+    """The member a drop file is meant for (`postroom_core::cluster::preferred_node`,
+    for names that are not `smtp-<node>-...`)."""
+    return max(members, key=lambda n: (_rendezvous_weight(file_name, n), n))
+
+def _cpu_ticks() -> tuple[int, int]:
+    with open("/proc/stat") as f:
+        cols = [int(c) for c in f.readline().split()[1:]]
+    idle = cols[3] + cols[4]
+    return sum(cols), idle
+
+def cpu_busy(seconds: float = 1.0) -> float:
+    """Share of all CPUs (0..1) busy during the next `seconds`."""
+    t0, i0 = _cpu_ticks()
+    time.sleep(seconds)
+    t1, i1 = _cpu_ticks()
+    return 0.0 if t1 == t0 else 1.0 - (i1 - i0) / (t1 - t0)
+
+def wait_quiet(limit: float = 0.15, patience: float = 300.0) -> float:
+    """Wait (at most `patience` s) until the machine is quiet: less than
+    `limit` of the CPUs busy over 2 s. Returns the last busy share (say so
+    when the machine never got quiet)."""
+    deadline = time.monotonic() + patience
+    busy = cpu_busy(2.0)
+    while busy > limit and time.monotonic() < deadline:
+        busy = cpu_busy(2.0)
+    if busy > limit:
+        print(f"  (machine still {busy:.0%} busy after waiting {patience:.0f} s; measuring anyway)", flush=True)
+    return busy
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of `pid` so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            cols = f.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(cols[11]) + int(cols[12])) / os.sysconf("SC_CLK_TCK")
+
+class CpuWatch:
+    """CPU used on the machine by others while we measure: all busy CPU time
+    minus our own (this process, its reaped children, and the live `pids()`).
+    Kernel threads working for us (writeback, block IO) count as others',
+    so a quiet machine shows a few percent."""
+
+    def __init__(self, pids=lambda: []):
+        self.pids = pids
+        self.t0, self.ticks0, self.own0 = time.monotonic(), _cpu_ticks(), self._own()
+
+    def _own(self) -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system + sum(cpu_seconds(p) for p in self.pids())
+
+    def foreign(self) -> float:
+        """Others' share (0..1) of all CPUs since the watch started."""
+        ticks1, own1 = _cpu_ticks(), self._own()
+        hz = os.sysconf("SC_CLK_TCK")
+        busy = ((ticks1[0] - self.ticks0[0]) - (ticks1[1] - self.ticks0[1])) / hz
+        wall = time.monotonic() - self.t0
+        return max(0.0, busy - (own1 - self.own0)) / (wall * (os.cpu_count() or 1))

@@ -37,6 +37,8 @@ const MAX_BATCH: usize = 512;
 const CONCURRENT_BATCHES: usize = 2;
 /// Filing attempts before a message is quarantined with its last error.
 const MAX_FILING_ATTEMPTS: u32 = 5;
+/// How long after a lease held elsewhere lapses to look at its file again.
+const HELD_MARGIN: Duration = Duration::from_millis(250);
 /// How soon to look again at a file whose processing failed.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 
@@ -272,21 +274,21 @@ impl Pipeline {
         let mut granted = Vec::new();
         let mut tokens = Vec::new();
         let mut finished_before = Vec::new();
+        let farm_now = self.farm.read(|s| s.now());
         for (m, claim) in batch.into_iter().zip(claims) {
             match claim {
                 ClaimResult::Granted { token, .. } => {
                     tokens.push(token);
                     granted.push(m);
                 }
-                ClaimResult::Held { by, .. } => {
+                ClaimResult::Held { by, until } => {
                     debug!(message_key = %m.key, by, "claimed by another node");
                     Counters::add(&self.counters.held_elsewhere, 1);
-                    self.drop.done(
-                        &m.path,
-                        Disposition::RetryLater {
-                            retry_after: self.lease_ttl / 2,
-                        },
-                    );
+                    // Look again when the lease lapses (the holder usually finishes first).
+                    let left = Duration::from_millis(until.0.saturating_sub(farm_now.0));
+                    let retry_after = (left + HELD_MARGIN).min(self.lease_ttl);
+                    self.drop
+                        .done(&m.path, Disposition::RetryLater { retry_after });
                 }
                 ClaimResult::Finished { outcome } => {
                     let _span =
