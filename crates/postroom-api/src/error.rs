@@ -50,6 +50,7 @@ pub fn status_from(e: &ClusterError) -> Status {
         ClusterError::NotLeader { .. }
         | ClusterError::NoLeader { .. }
         | ClusterError::NoQuorum { .. }
+        | ClusterError::NotAppliedHere { .. }
         | ClusterError::Unreachable { .. }
         | ClusterError::Stopped { .. } => Code::Unavailable,
         ClusterError::Config { .. } | ClusterError::Address { .. } => Code::InvalidArgument,

@@ -39,7 +39,7 @@ pub enum ClusterError {
     Address { addr: String, detail: String },
 
     /// Writes must go to the leader; `leader` is the one this node knows of.
-    #[error("this node is not the leader (known leader: {leader:?})")]
+    #[error("this node is not the leader (known leader: {})", leader.map_or("none".to_string(), |l| l.to_string()))]
     NotLeader { leader: Option<u64> },
 
     /// The leader could not be reached to forward an operation.
@@ -57,6 +57,10 @@ pub enum ClusterError {
     /// The leader could not confirm it still leads a quorum (it is cut off).
     #[error("no quorum: {detail}")]
     NoQuorum { detail: String },
+
+    /// The leader applied a proposal, but this node did not catch up in time.
+    #[error("log entry {index} was committed but not applied on this node within {waited_ms} ms")]
+    NotAppliedHere { index: u64, waited_ms: u64 },
 
     /// No leader became known in time.
     #[error("no leader known after waiting {waited_ms} ms")]

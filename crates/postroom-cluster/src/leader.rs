@@ -45,6 +45,15 @@ pub enum MembershipChange {
     Remove { id: u64 },
 }
 
+impl std::fmt::Display for MembershipChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MembershipChange::AddVoter { id, address } => write!(f, "add node {id} at {address}"),
+            MembershipChange::Remove { id } => write!(f, "remove node {id}"),
+        }
+    }
+}
+
 /// A leader-only operation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum LeaderOp {
@@ -78,6 +87,8 @@ impl Refusal {
     pub(crate) fn from_error(e: &ClusterError) -> Refusal {
         match e {
             ClusterError::NotLeader { leader } => Refusal::NotLeader { leader: *leader },
+            // Stopping: whoever leads next can do it.
+            ClusterError::Stopped { .. } => Refusal::NotLeader { leader: None },
             ClusterError::NoQuorum { detail } => Refusal::NoQuorum {
                 detail: detail.clone(),
             },
@@ -99,6 +110,15 @@ impl Refusal {
 }
 
 impl LeaderOp {
+    /// The RPC that carries this operation.
+    pub(crate) fn rpc(&self) -> &'static str {
+        match self {
+            LeaderOp::Propose(_) => "Propose",
+            LeaderOp::ReadIndex => "ReadIndex",
+            LeaderOp::ChangeMembership(_) => "ChangeMembership",
+        }
+    }
+
     fn budget(&self) -> Duration {
         match self {
             LeaderOp::ChangeMembership(_) => MEMBERSHIP_BUDGET,
@@ -113,6 +133,22 @@ impl LeaderOp {
             LeaderOp::Propose(_) | LeaderOp::ReadIndex => FORWARD_ATTEMPT,
         }
     }
+}
+
+/// A gRPC failure of the connection rather than an answer of the leader.
+fn transport_failure(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable
+            | tonic::Code::DeadlineExceeded
+            | tonic::Code::Cancelled
+            | tonic::Code::Unknown
+    )
+}
+
+/// Milliseconds of `d`, saturating.
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Worth another attempt once the leader is known (again).
@@ -134,9 +170,12 @@ impl Farm {
         match self.on_leader(LeaderOp::Propose(command)).await? {
             LeaderDone::Applied { index, response } => {
                 let left = deadline.saturating_duration_since(Instant::now());
-                if let Err(e) = self.wait_applied(index, left).await {
-                    tracing::debug!(index, error = %e, "proposal applied on the leader, not here yet");
-                }
+                self.wait_applied(index, left)
+                    .await
+                    .map_err(|_| ClusterError::NotAppliedHere {
+                        index,
+                        waited_ms: millis(left),
+                    })?;
                 Ok(response)
             }
             other => Err(ClusterError::unexpected("propose", &other)),
@@ -175,7 +214,7 @@ impl Farm {
                 Some((id, _)) if id == self.node_id() => self.run_as_leader(op.clone()).await,
                 Some((id, address)) => self.forward(id, &address, &op, deadline).await,
                 None => Err(ClusterError::NoLeader {
-                    waited_ms: u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+                    waited_ms: millis(budget),
                 }),
             };
             match attempt {
@@ -201,8 +240,25 @@ impl Farm {
         Some((leader, address))
     }
 
-    /// Do `op` here, as the leader (refused with `NotLeader` otherwise).
+    /// Do `op` here, as the leader (refused with `NotLeader` otherwise),
+    /// within its time budget: a leader cut off from its quorum commits
+    /// nothing, and openraft does not make it step down, so waiting for the
+    /// commit unbounded would hang the caller (and a node's shutdown).
     pub(crate) async fn run_as_leader(&self, op: LeaderOp) -> Result<LeaderDone, ClusterError> {
+        let budget = op.budget();
+        tokio::time::timeout(budget, self.run_here(op))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ClusterError::NoQuorum {
+                    detail: format!(
+                        "nothing was committed within {} ms; is a majority of the members reachable?",
+                        millis(budget)
+                    ),
+                })
+            })
+    }
+
+    async fn run_here(&self, op: LeaderOp) -> Result<LeaderDone, ClusterError> {
         let raft = self.raft();
         match op {
             LeaderOp::Propose(command) => {
@@ -243,7 +299,7 @@ impl Farm {
 
     async fn change_membership_here(&self, change: &MembershipChange) -> Result<(), ClusterError> {
         let raft = self.raft();
-        let action = format!("{change:?}");
+        let action = change.to_string();
         match change {
             MembershipChange::AddVoter { id, address } => {
                 raft.add_learner(*id, BasicNode::new(address.clone()), true)
@@ -315,7 +371,15 @@ impl Farm {
         let attempt_deadline = deadline.min(Instant::now() + op.attempt());
         let reply = match tokio::time::timeout_at(attempt_deadline, call).await {
             Err(_) => return Err(unreachable("no reply in time".to_string())),
-            Ok(Err(status)) => return Err(unreachable(status.message().to_string())),
+            Ok(Err(status)) if transport_failure(&status) => {
+                return Err(unreachable(status.message().to_string()))
+            }
+            Ok(Err(status)) => {
+                return Err(ClusterError::Remote {
+                    node: id,
+                    detail: format!("{:?}: {}", status.code(), status.message()),
+                })
+            }
             Ok(Ok(reply)) => reply.into_inner(),
         };
         let result: Result<LeaderDone, Refusal> = serde_json::from_slice(&reply.payload)

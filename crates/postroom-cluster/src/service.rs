@@ -26,12 +26,20 @@ impl RaftService {
         RaftService { farm }
     }
 
-    /// Run a forwarded leader operation here; refused unless this node leads.
+    /// Run a forwarded leader operation here; refused unless this node
+    /// leads, and unless it is the operation `rpc` carries.
     async fn leader_op(
         &self,
+        rpc: &str,
         request: Request<RaftRequest>,
     ) -> Result<tonic::Response<RaftReply>, Status> {
         let op: LeaderOp = decode(request, "leader operation")?;
+        if op.rpc() != rpc {
+            return Err(Status::invalid_argument(format!(
+                "{rpc} carries a {} operation",
+                op.rpc()
+            )));
+        }
         let result = self
             .farm
             .run_as_leader(op)
@@ -100,20 +108,20 @@ impl RaftRpc for RaftService {
         &self,
         request: Request<RaftRequest>,
     ) -> Result<tonic::Response<RaftReply>, Status> {
-        self.leader_op(request).await
+        self.leader_op("Propose", request).await
     }
 
     async fn read_index(
         &self,
         request: Request<RaftRequest>,
     ) -> Result<tonic::Response<RaftReply>, Status> {
-        self.leader_op(request).await
+        self.leader_op("ReadIndex", request).await
     }
 
     async fn change_membership(
         &self,
         request: Request<RaftRequest>,
     ) -> Result<tonic::Response<RaftReply>, Status> {
-        self.leader_op(request).await
+        self.leader_op("ChangeMembership", request).await
     }
 }

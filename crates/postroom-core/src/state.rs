@@ -45,13 +45,14 @@ pub struct Proposal {
 pub enum Command {
     /// Replace the farm configuration (a new version if it differs).
     SetConfig { config: FarmConfig, by: String },
-    /// Claim message keys for `node` for `ttl_ms`; one result per key, in order.
+    /// Claim message keys for `node` for `ttl_ms`; one result per key, in
+    /// order. A key whose live lease `node` already holds keeps its token.
     Claim {
         keys: Vec<MessageKey>,
         node: NodeId,
         ttl_ms: u64,
     },
-    /// Extend leases held by `node` with these tokens.
+    /// Extend leases held by `node` with these tokens (not lapsed ones).
     Renew {
         leases: Vec<(MessageKey, FencingToken)>,
         node: NodeId,
@@ -223,11 +224,27 @@ impl FarmState {
             };
         }
         if let Some(lease) = self.leases.get(&key) {
-            if lease.node != node && lease.expires > self.now {
-                return ClaimResult::Held {
-                    by: lease.node,
-                    until: lease.expires,
-                };
+            if lease.expires > self.now {
+                if lease.node != node {
+                    return ClaimResult::Held {
+                        by: lease.node,
+                        until: lease.expires,
+                    };
+                }
+                // The holder asks again (a re-sent proposal, a retried
+                // batch): same token, extended, so the copy it already
+                // holds stays valid.
+                let token = lease.token;
+                let until = self.now.plus_millis(ttl_ms).max(lease.expires);
+                self.put_lease(
+                    key,
+                    Lease {
+                        node,
+                        token,
+                        expires: until,
+                    },
+                );
+                return ClaimResult::Granted { token, until };
             }
         }
         self.next_token += 1;
@@ -246,7 +263,10 @@ impl FarmState {
 
     fn renew(&mut self, key: MessageKey, token: FencingToken, node: NodeId, ttl_ms: u64) -> bool {
         match self.leases.get(&key) {
-            Some(lease) if lease.token == token && lease.node == node => {
+            // A lapsed lease is not revived: its holder gave up on it.
+            Some(lease)
+                if lease.token == token && lease.node == node && lease.expires > self.now =>
+            {
                 let expires = self.now.plus_millis(ttl_ms);
                 self.put_lease(
                     key,

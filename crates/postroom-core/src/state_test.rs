@@ -98,13 +98,18 @@ fn expired_lease_goes_to_another_node_and_old_token_is_fenced() {
 }
 
 #[test]
-fn same_node_reclaims_after_restart_with_a_new_token() {
+fn same_node_reclaim_keeps_a_live_token_and_renews_a_lapsed_one() {
     let mut s = FarmState::default();
+    // A re-sent claim (or a retried batch) while the lease lives: same token, extended.
     let first = token_of(&claim(&mut s, 100, 1, &[key(1)])[0]);
-    let second = token_of(&claim(&mut s, 200, 1, &[key(1)])[0]);
-    assert!(second > first);
+    let again = claim(&mut s, 200, 1, &[key(1)]);
+    assert_eq!(token_of(&again[0]), first);
+    assert!(matches!(again[0], ClaimResult::Granted { until, .. } if until > Timestamp(1_100)));
+    // After the lease lapsed (a restart after a crash), a new token; the old one is fenced.
+    let later = token_of(&claim(&mut s, 5_000, 1, &[key(1)])[0]);
+    assert!(later > first);
     assert!(matches!(
-        finish(&mut s, 300, key(1), first),
+        finish(&mut s, 5_100, key(1), first),
         FinishResult::Stale { .. }
     ));
 }
@@ -162,6 +167,11 @@ fn renew_extends_only_the_current_holder() {
             by: 1,
             until: Timestamp(1_900)
         }]
+    );
+    // A lapsed lease is not revived by a late renewal.
+    assert_eq!(
+        s.apply(&at(2_000, renew(1, t))),
+        Response::Renewals(vec![false])
     );
 }
 

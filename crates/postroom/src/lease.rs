@@ -1,11 +1,14 @@
 //! Keeping the leases of a batch while it is filed: a [`LeaseKeeper`] renews
-//! them every third of the TTL until dropped, and tracks the local deadline
-//! after which this node must treat them as lost: the moment the claim (or
-//! the last renewal) was *sent*, on this node's monotonic clock, plus the TTL
-//! minus a safety margin for clock drift. Filing is idempotent on the message
-//! key and finishing is fenced, so a lease lost anyway costs only work.
+//! them a third of the TTL after the claim (or the last renewal) was sent,
+//! until dropped. A lease counts as lost locally at its deadline: the moment
+//! its claim or renewal was *sent*, on this node's monotonic clock, plus the
+//! TTL minus a safety margin for clock differences between nodes
+//! ([`local_deadline`]); a renewal that cannot land before it is given up,
+//! and the pipeline files nothing whose claim came back past it. Filing is
+//! idempotent on the message key and finishing is fenced by the token, so a
+//! lease lost anyway costs only work.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use postroom_cluster::Farm;
@@ -23,7 +26,6 @@ pub fn local_deadline(sent: Instant, ttl: Duration) -> Instant {
 
 /// Renews a batch's leases in the background until dropped.
 pub struct LeaseKeeper {
-    deadline: Arc<Mutex<Instant>>,
     stop: CancellationToken,
 }
 
@@ -36,61 +38,55 @@ impl LeaseKeeper {
         ttl: Duration,
         sent: Instant,
     ) -> LeaseKeeper {
-        let deadline = Arc::new(Mutex::new(local_deadline(sent, ttl)));
         let stop = CancellationToken::new();
-        let keeper = LeaseKeeper {
-            deadline: deadline.clone(),
-            stop: stop.clone(),
-        };
+        let keeper = LeaseKeeper { stop: stop.clone() };
         tokio::spawn(async move {
             let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
             let mut leases = leases;
+            let mut last_sent = sent;
+            let mut deadline = local_deadline(sent, ttl);
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(ttl / 3) => {}
+                    _ = tokio::time::sleep_until(last_sent + ttl / 3) => {}
                 }
-                let sent = Instant::now();
+                let sending = Instant::now();
                 let renew = Command::Renew {
                     leases: leases.clone(),
                     node,
                     ttl_ms,
                 };
+                // A renewal that cannot land before the local deadline is too late anyway.
                 let renewed = tokio::select! {
                     _ = stop.cancelled() => return,
-                    r = farm.propose(renew) => r,
+                    r = tokio::time::timeout_at(deadline, farm.propose(renew)) => r,
                 };
+                last_sent = sending;
                 match renewed {
-                    Ok(Response::Renewals(kept)) if kept.len() == leases.len() => {
+                    Ok(Ok(Response::Renewals(kept))) if kept.len() == leases.len() => {
                         let lost = kept.iter().filter(|k| !**k).count();
                         if lost > 0 {
-                            warn!(lost, "leases lost to newer claims while filing; their new holders finish them");
+                            warn!(lost, "leases lost while filing (lapsed, or taken by a newer claim); idempotent filing and fencing keep the messages once");
                         }
                         leases = leases
                             .into_iter()
                             .zip(kept)
                             .filter_map(|(lease, kept)| kept.then_some(lease))
                             .collect();
-                        if let Ok(mut d) = deadline.lock() {
-                            *d = local_deadline(sent, ttl);
-                        }
-                        debug!(leases = leases.len(), "leases renewed");
                         if leases.is_empty() {
                             return;
                         }
+                        deadline = local_deadline(sending, ttl);
+                        debug!(leases = leases.len(), "leases renewed");
                     }
-                    other => {
+                    Ok(other) => {
                         warn!(result = ?other, "cannot renew leases; they lapse at their deadline")
                     }
+                    Err(_) => warn!("no answer to the lease renewal before the leases' deadline"),
                 }
             }
         });
         keeper
-    }
-
-    /// Whether the leases may still be held (the local deadline has not passed).
-    pub fn held(&self) -> bool {
-        self.deadline.lock().is_ok_and(|d| Instant::now() < *d)
     }
 }
 
@@ -167,7 +163,6 @@ mod tests {
 
         // Three TTLs later the lease is still ours: another node is refused.
         tokio::time::sleep(ttl * 3).await;
-        assert!(keeper.held());
         assert!(matches!(
             claim(&farm, 2, key, ttl).await,
             ClaimResult::Held { by: 1, .. }
