@@ -120,6 +120,21 @@ fn a_static_farm_reports_members_roles_and_readiness() {
         answer.contains("leader"),
         "the reason names the missing leader:\n{answer}"
     );
+
+    // Mail keeps arriving at the lone node, which cannot claim it; SIGTERM
+    // still stops it promptly, and the mail stays in the drop folder.
+    for n in 0..20 {
+        support::cluster::drop_into(&cluster.drop_dir(), &format!("d-{n}.eml"), &drop_message(n));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let stopping = std::time::Instant::now();
+    cluster.stop(asked);
+    assert!(
+        stopping.elapsed() < Duration::from_secs(20),
+        "a node without a quorum took {:?} to stop",
+        stopping.elapsed()
+    );
+    assert_eq!(cluster.drop_backlog(), 20);
 }
 
 #[test]

@@ -33,6 +33,8 @@ pub struct NodeReport {
     pub smtp_listen: Option<String>,
     /// Whether the SMTP listener is accepting connections.
     pub smtp_listening: bool,
+    /// The node was told to stop (SIGTERM) and is draining.
+    pub stopping: bool,
 }
 
 /// The binary's side of status and readiness. Called from a blocking
@@ -62,12 +64,15 @@ pub(crate) fn role_name(role: Role) -> &'static str {
     }
 }
 
-/// Pure: is this node able to do its job? It must be a member of the farm,
+/// Pure: is this node able to do its job? It must not be stopping, be a member of the farm,
 /// a leader, follower or learner, know a leader; as the leader it must have
 /// been acknowledged by a quorum within `max_quorum_ack_ms`; its drop folder
 /// must be usable and, when SMTP is on, its listener listening.
 pub fn readiness(status: &FarmStatus, report: &NodeReport, max_quorum_ack_ms: u64) -> Readiness {
     let mut problems = Vec::new();
+    if report.stopping {
+        problems.push("the node is shutting down (finishing the work in flight)".to_string());
+    }
     let role = role_name(status.role);
     if !status.members.contains_key(&status.node_id) {
         let members: Vec<u64> = status.members.keys().copied().collect();

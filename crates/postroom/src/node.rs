@@ -1,8 +1,10 @@
 //! Running one node: open the farm's Raft state, apply the config file as one
-//! versioned change, serve gRPC (Raft transport, health), watch the drop
-//! folder, run the pipeline and the SMTP front door, and stop everything
-//! through one shutdown path on SIGTERM or Ctrl-C: the SMTP listener drains
-//! first (transactions in flight finish, their mail is filed), then the rest.
+//! versioned change, serve gRPC (Raft transport, cluster admin, health) and
+//! HTTP health, watch the drop folder, run the pipeline and the SMTP front
+//! door, and stop everything through one shutdown path on SIGTERM or Ctrl-C:
+//! the node turns not-ready, the SMTP listener drains (transactions in flight
+//! finish), the pipeline finishes its batches, the farm handle stops, and
+//! gRPC and HTTP stop last, so peers reach this node while it drains.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,6 +32,15 @@ const READINESS_EVERY: Duration = Duration::from_secs(1);
 
 /// Run a node until SIGTERM / Ctrl-C.
 pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
+    // Listen for SIGTERM first: as a container's PID 1 the default would be to ignore it.
+    let stop_requested = CancellationToken::new();
+    tokio::spawn({
+        let stop = stop_requested.clone();
+        async move {
+            wait_for_signal().await;
+            stop.cancel();
+        }
+    });
     let cfg = &loaded.config;
     let data_dir = &cfg.data_dir;
     std::fs::create_dir_all(data_dir)
@@ -54,7 +65,11 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         .context("opening the farm state")?,
     );
 
+    // Two stages: `shutdown` stops the intake (drop folder, pipeline) once
+    // SMTP has drained; `serving` stops gRPC (Raft, admin) and HTTP last,
+    // after the farm handle, so peers can reach this node while it drains.
     let shutdown = CancellationToken::new();
+    let serving = CancellationToken::new();
     let facts = Arc::new(NodeFacts::new(cfg.smtp.enabled));
     let (health, health_service) = tonic_health::server::health_reporter();
     let readiness = postroom_api::spawn_readiness_monitor(
@@ -62,7 +77,7 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         facts.clone(),
         health,
         READINESS_EVERY,
-        shutdown.clone(),
+        serving.clone(),
     );
     let grpc = tokio::spawn(
         tonic::transport::Server::builder()
@@ -74,25 +89,17 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
             ))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
-                shutdown.clone().cancelled_owned(),
+                serving.clone().cancelled_owned(),
             ),
     );
-    let http = start_http(cfg, readiness, shutdown.clone()).await?;
+    let http = start_http(cfg, readiness, serving.clone()).await?;
 
-    let stop_requested = CancellationToken::new();
-    tokio::spawn({
-        let stop = stop_requested.clone();
-        async move {
-            wait_for_signal().await;
-            stop.cancel();
-        }
-    });
     let applied = tokio::select! {
         applied = apply_config_file(&farm, &loaded) => applied,
         _ = stop_requested.cancelled() => {
             info!("stopped before the farm was reachable");
-            shutdown.cancel();
             farm.shutdown().await?;
+            serving.cancel();
             return Ok(());
         }
     };
@@ -150,6 +157,7 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
 
     let reporter = tokio::spawn(report_counters(counters.clone(), shutdown.clone()));
     stop_requested.cancelled().await;
+    facts.stopping();
     if let Some(task) = smtp_task {
         smtp_shutdown.cancel();
         if !matches!(task.await, Ok(Ok(()))) {
@@ -162,12 +170,13 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         warn!("the pipeline task ended abnormally");
     }
     let _ = reporter.await;
+    farm.shutdown().await?;
+    serving.cancel();
     match grpc.await {
         Ok(Err(e)) => warn!(error = %e, "grpc server error"),
         Err(e) => warn!(error = %e, "grpc server task failed"),
         Ok(Ok(())) => {}
     }
-    farm.shutdown().await?;
     info!(counters = ?counters.snapshot(), "stopped");
     Ok(())
 }

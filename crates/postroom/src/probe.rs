@@ -1,9 +1,10 @@
 //! What this node tells status and readiness about itself
 //! ([`postroom_api::NodeProbe`]): its drop folder (backlog, last scan error)
-//! and whether its SMTP listener is still serving. Both start only once the
+//! whether its SMTP listener is still serving, and whether it is stopping. Both start only once the
 //! farm's configuration is known, so they are filled in when they do.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use postroom_api::{NodeProbe, NodeReport};
@@ -16,6 +17,7 @@ pub struct NodeFacts {
     drop: OnceLock<(DropFolder, PathBuf)>,
     smtp: OnceLock<(String, CancellationToken)>,
     smtp_enabled: bool,
+    stopping: AtomicBool,
 }
 
 impl NodeFacts {
@@ -31,6 +33,11 @@ impl NodeFacts {
         let _ = self.drop.set((drop, path));
     }
 
+    /// The node was told to stop: it is not ready any more.
+    pub fn stopping(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
     /// The SMTP listener serves at `address` until `ended` is cancelled.
     pub fn smtp_started(&self, address: String, ended: CancellationToken) {
         let _ = self.smtp.set((address, ended));
@@ -39,7 +46,10 @@ impl NodeFacts {
 
 impl NodeProbe for NodeFacts {
     fn report(&self) -> NodeReport {
-        let mut report = NodeReport::default();
+        let mut report = NodeReport {
+            stopping: self.stopping.load(Ordering::Relaxed),
+            ..NodeReport::default()
+        };
         match self.drop.get() {
             Some((drop, path)) => {
                 let status = drop.status();
