@@ -175,18 +175,35 @@ fn a_node_joins_files_mail_and_leaves() {
     });
     assert!(cluster.filed().values().all(|n| *n == 1));
 
-    // Joining again with the same id is refused with a reason; a bad address is named.
-    let (ok, _, err) = cluster.cli(&[
-        "cluster",
-        "join",
-        "--server",
-        &cluster.grpc_addr(1),
-        "--node-id",
-        "0",
-        "--address",
-        "x:1",
-    ]);
-    assert!(!ok && err.contains("node_id"), "{err}");
+    assert!(
+        cluster.node(2).log_text().contains("filed files"),
+        "node 2 filed none of the shared folder's mail"
+    );
+
+    // Joins that would break the farm are refused with the reason.
+    let join = |id: &str, address: &str| {
+        cluster.cli(&[
+            "cluster",
+            "join",
+            "--server",
+            &cluster.grpc_addr(1),
+            "--node-id",
+            id,
+            "--address",
+            address,
+        ])
+    };
+    let (ok, _, err) = join("0", "x:1");
+    assert!(!ok && err.contains("node_id: 0"), "{err}");
+    let (ok, _, err) = join("3", &cluster.grpc_addr(2));
+    assert!(!ok && err.contains("is node 2, not node 3"), "{err}");
+    let (ok, _, err) = join("2", "127.0.0.9:1");
+    assert!(
+        !ok && err.contains("cannot ask the node at 127.0.0.9:1"),
+        "{err}"
+    );
+    let (ok, _, err) = join("2", &cluster.grpc_addr(2));
+    assert!(ok, "joining again at the same address is a no-op: {err}");
 
     let (ok, out, err) = cluster.cli(&[
         "cluster",
@@ -201,4 +218,26 @@ fn a_node_joins_files_mail_and_leaves() {
     wait_until(Duration::from_secs(10), "node 1 alone", || {
         cluster.status(1).is_some_and(|nodes| nodes.len() == 1)
     });
+    // The node that left takes no more mail from the shared folder and is not ready.
+    wait_until(
+        Duration::from_secs(10),
+        "node 2 not ready after leaving",
+        || {
+            cluster
+                .node(2)
+                .http_get("/readyz")
+                .starts_with("HTTP/1.1 503")
+        },
+    );
+    let filed_by_2 = cluster.node(2).log_text().matches("filed files").count();
+    for n in 200..260 {
+        support::cluster::drop_into(&cluster.drop_dir(), &format!("d-{n}.eml"), &drop_message(n));
+    }
+    wait_until(Duration::from_secs(60), "260 filed", || {
+        cluster.record_count() == 260
+    });
+    assert_eq!(
+        cluster.node(2).log_text().matches("filed files").count(),
+        filed_by_2
+    );
 }

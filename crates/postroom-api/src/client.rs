@@ -64,7 +64,7 @@ pub async fn connect(server: &str) -> Result<ClusterAdminClient<Channel>, ApiErr
 }
 
 /// One node's status, connecting included, within [`CALL_TIMEOUT`].
-async fn status_of(server: &str) -> Result<NodeStatus, ApiError> {
+pub(crate) async fn status_of(server: &str) -> Result<NodeStatus, ApiError> {
     let ask = async {
         let mut client = connect(server).await?;
         client

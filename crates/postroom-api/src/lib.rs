@@ -13,6 +13,7 @@ mod config;
 mod error;
 mod format;
 mod http;
+mod join;
 mod readiness;
 mod service;
 

@@ -46,6 +46,7 @@ fn report() -> NodeReport {
         drop_folder_error: None,
         smtp_listen: Some("0.0.0.0:25".to_string()),
         smtp_listening: true,
+        stopping: false,
     }
 }
 
@@ -220,5 +221,17 @@ fn roles_have_lowercase_names() {
     assert_eq!(
         names,
         ["leader", "follower", "candidate", "learner", "shutdown"]
+    );
+}
+
+#[test]
+fn a_stopping_node_is_not_ready() {
+    let stopping = NodeReport {
+        stopping: true,
+        ..report()
+    };
+    assert_eq!(
+        problems(&follower(), &stopping),
+        ["the node is shutting down (finishing the work in flight)"]
     );
 }

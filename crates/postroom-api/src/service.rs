@@ -10,8 +10,10 @@ use postroom_cluster::{Farm, FarmStatus, MembershipChange};
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
+use crate::client::status_of;
 use crate::config::get_config;
 use crate::error::status_from;
+use crate::join::join_problem;
 use crate::proto::cluster_admin_server::{ClusterAdmin, ClusterAdminServer};
 use crate::proto::{
     AddMemberRequest, ConfigReply, GetConfigRequest, Member, MembershipReply, NodeStatus,
@@ -173,7 +175,22 @@ impl ClusterAdmin for ClusterAdminService {
         let AddMemberRequest { node_id, address } = request.into_inner();
         let id = check_node_id(node_id)?;
         check_address(&address)?;
-        check_in_a_farm(&self.farm.status())?;
+        let status = self.farm.status();
+        check_in_a_farm(&status)?;
+        // Adding a node again at the same address is a no-op; anything else is checked first.
+        if status.members.get(&id) != Some(&address) {
+            let config = self.farm.read(|s| s.config().cloned());
+            let target = status_of(&address).await.map_err(|e| e.to_string());
+            if let Some(problem) = join_problem(
+                id,
+                &address,
+                &status.members,
+                config.as_ref(),
+                target.as_ref().map_err(Clone::clone),
+            ) {
+                return Err(Status::failed_precondition(problem));
+            }
+        }
         tracing::info!(node = id, %address, "adding a member");
         self.farm
             .change_membership(MembershipChange::AddVoter {

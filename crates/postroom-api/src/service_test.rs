@@ -84,6 +84,7 @@ fn status_combines_raft_state_leases_report_and_readiness() {
         drop_folder_error: None,
         smtp_listen: None,
         smtp_listening: false,
+        stopping: false,
     };
     let readiness = Readiness {
         ready: false,

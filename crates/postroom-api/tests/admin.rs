@@ -87,6 +87,7 @@ async fn start(id: u64, dir: &Path, formation: Formation) -> Node {
             drop_folder_error: None,
             smtp_listen: Some(format!("127.0.0.1:25{id}")),
             smtp_listening: true,
+            stopping: false,
         }),
     });
     let dyn_probe: Arc<dyn NodeProbe> = probe.clone();
@@ -213,7 +214,7 @@ async fn admin_service_reports_adds_and_removes_members() {
 
     n1.farm
         .propose(Command::SetConfig {
-            config: ConfigFile::embedded_defaults().farm_config(),
+            config: shared_config(),
             by: "test".to_string(),
         })
         .await
@@ -459,4 +460,12 @@ async fn a_member_that_does_not_answer_is_shown_unreachable() {
     assert_eq!(http(&n1.http, "GET", "/readyz").await.0, 503);
 
     stop(n1).await;
+}
+
+/// The embedded defaults with shared (absolute) folders, as a farm of several nodes needs.
+fn shared_config() -> postroom_core::config::FarmConfig {
+    let mut config = ConfigFile::embedded_defaults().farm_config();
+    config.drop_folder.path = Some("/srv/shared/drop".into());
+    config.libraries[0].path = Some("/srv/shared/documents".into());
+    config
 }

@@ -27,6 +27,9 @@ use crate::ClusterError;
 
 /// How long a proposal may look for a leader and be applied.
 const PROPOSE_BUDGET: Duration = Duration::from_secs(10);
+/// How long a new member may take to catch up with the log before it is
+/// promoted (else it is removed again and the change fails).
+const CATCH_UP_WITHIN: Duration = Duration::from_secs(60);
 /// How long a membership change may take (a new voter catches up first).
 const MEMBERSHIP_BUDGET: Duration = Duration::from_secs(120);
 /// How long one forwarded proposal or read index may wait for the leader's
@@ -302,9 +305,30 @@ impl Farm {
         let action = change.to_string();
         match change {
             MembershipChange::AddVoter { id, address } => {
-                raft.add_learner(*id, BasicNode::new(address.clone()), true)
+                let members = self.status().members;
+                match members.get(id) {
+                    Some(known) if known != address => {
+                        return Err(ClusterError::raft(
+                            &action,
+                            format!("node {id} is already a member at {known}; remove it first"),
+                        ))
+                    }
+                    Some(_) if self.status().voters.contains(id) => return Ok(()),
+                    _ => {}
+                }
+                let added = raft
+                    .add_learner(*id, BasicNode::new(address.clone()), false)
                     .await
                     .map_err(|e| write_error(&action, e))?;
+                // Promote only a learner that really caught up: a vote that
+                // cannot be reached would stall every later commit.
+                if let Err(e) = self.wait_caught_up(*id, added.log_id.index).await {
+                    let undo = ChangeMembers::RemoveNodes(BTreeSet::from([*id]));
+                    if let Err(undo_error) = raft.change_membership(undo, false).await {
+                        tracing::warn!(node = id, error = %undo_error, "cannot remove the learner that did not catch up");
+                    }
+                    return Err(ClusterError::raft(&action, e));
+                }
                 raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([*id])), false)
                     .await
                     .map_err(|e| write_error(&action, e))?;
@@ -342,6 +366,29 @@ impl Farm {
             }
         }
         Ok(())
+    }
+
+    /// Wait until learner `id` has replicated the log up to `index`.
+    async fn wait_caught_up(&self, id: u64, index: u64) -> Result<(), String> {
+        let waited = self
+            .raft()
+            .wait(Some(CATCH_UP_WITHIN))
+            .metrics(
+                |m| {
+                    m.replication
+                        .as_ref()
+                        .and_then(|r| r.get(&id).copied().flatten())
+                        .is_some_and(|matched| matched.index >= index)
+                },
+                "learner caught up",
+            )
+            .await;
+        waited.map(|_| ()).map_err(|_| {
+            format!(
+                "the new node did not catch up with the log within {} s (is it running and reachable at its address?); it was not added",
+                CATCH_UP_WITHIN.as_secs()
+            )
+        })
     }
 
     /// Send `op` to the leader `id` at `address`.

@@ -77,22 +77,6 @@ impl ConfigFile {
         }
     }
 
-    /// In a farm of several nodes every node must file into the same
-    /// folders: a library path under this node's data_dir would split the
-    /// library (and its idempotence) per node.
-    fn node_local_libraries(&self) -> Vec<String> {
-        self.libraries
-            .iter()
-            .filter(|lib| !lib.path.as_ref().is_some_and(|p| p.is_absolute()))
-            .map(|lib| {
-                format!(
-                    "library {:?}: path must be an absolute path on storage every node shares when the farm has several nodes (cluster.peers / cluster.join)",
-                    lib.name
-                )
-            })
-            .collect()
-    }
-
     /// Check every rule; the error lists each problem with its field and value.
     pub fn validate(&self) -> Result<(), CoreError> {
         let mut problems = Vec::new();
@@ -102,7 +86,7 @@ impl ConfigFile {
         problems.extend(self.cluster.problems());
         problems.extend(self.http.problems());
         if self.cluster.is_multi_node() {
-            problems.extend(self.node_local_libraries());
+            problems.extend(self.farm_config().node_local_paths());
         }
         problems.extend(self.smtp.problems(&self.farm));
         problems.extend(self.farm_config().problems());
@@ -148,6 +132,26 @@ pub struct FarmConfig {
 }
 
 impl FarmConfig {
+    /// Folders that would be under each node's own data_dir: in a farm of
+    /// several nodes every node must see the same drop folder (so any node
+    /// files what another accepted) and file into the same library folders
+    /// (or a library, and its idempotence, would be split per node). Empty
+    /// when every path is absolute.
+    pub fn node_local_paths(&self) -> Vec<String> {
+        let local = |path: &Option<PathBuf>| !path.as_ref().is_some_and(|p| p.is_absolute());
+        let mut problems = Vec::new();
+        if local(&self.drop_folder.path) {
+            problems.push("drop_folder.path: must be an absolute path on storage every node shares when the farm has several nodes".to_string());
+        }
+        for lib in self.libraries.iter().filter(|lib| local(&lib.path)) {
+            problems.push(format!(
+                "library {:?}: path must be an absolute path on storage every node shares when the farm has several nodes",
+                lib.name
+            ));
+        }
+        problems
+    }
+
     /// Check every rule of the replicated configuration.
     pub fn validate(&self) -> Result<(), CoreError> {
         finish(self.problems())

@@ -206,6 +206,10 @@ alias = "local"
         "{err}"
     );
     assert!(!err.contains("Shared Documents"), "{err}");
+    assert!(
+        err.contains("drop_folder.path: must be an absolute path"),
+        "{err}"
+    );
     assert_eq!(
         cfg.cluster
             .advertised_address("0.0.0.0:7700".parse().unwrap()),

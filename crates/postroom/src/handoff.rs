@@ -2,8 +2,9 @@
 //! reading every file: each file is meant for one member
 //! ([`postroom_core::cluster::preferred_node`]); a node takes its own files
 //! at once and leaves the others' to them for `cluster.handoff_after`, after
-//! which it takes them too (their member is down, cut off or behind). The
-//! claim protocol keeps this safe either way; the hand-off only saves work.
+//! which it takes them too (their member is down, cut off or behind). A node
+//! that is not a member (it left the farm) takes none. The claim protocol
+//! keeps this safe either way; the hand-off only saves work.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -65,9 +66,13 @@ impl Handoff {
             st.members = self.farm.status().members.into_keys().collect();
             st.members_read = Some(now);
         }
+        if !st.members.is_empty() && !st.members.contains(&self.node) {
+            // Removed from the farm (or not yet added): leave every file to the members.
+            return Some(self.after);
+        }
         let name = path.file_name()?.to_str()?;
         let owner = preferred_node(name, &st.members)?;
-        if owner == self.node || !st.members.contains(&self.node) {
+        if owner == self.node {
             return None;
         }
         let first = *st.first_left.entry(path.to_path_buf()).or_insert(now);

@@ -208,11 +208,20 @@ async fn start_http(
 /// members of a static farm start in any order.
 async fn apply_config_file(farm: &Farm, loaded: &Loaded) -> anyhow::Result<()> {
     let by = format!("node {} ({})", loaded.config.cluster.node_id, loaded.source);
+    let file_config = loaded.config.farm_config();
+    let members = farm.status().members.len();
+    let local = file_config.node_local_paths();
+    if members > 1 && !local.is_empty() {
+        bail!(
+            "the farm has {members} members, so its folders must be shared: {}",
+            local.join("; ")
+        );
+    }
     let started = Instant::now();
     let mut last_said = started;
     loop {
         let change = Command::SetConfig {
-            config: loaded.config.farm_config(),
+            config: file_config.clone(),
             by: by.clone(),
         };
         match farm.propose(change).await {
