@@ -16,11 +16,17 @@ fn repo(path: &str) -> PathBuf {
 
 /// The literal block under `postroom.toml: |` in the ConfigMap.
 fn configmap_toml(manifest: &str) -> String {
-    let mut lines = manifest
-        .lines()
-        .skip_while(|l| l.trim() != "postroom.toml: |");
-    let key = lines.next().expect("a postroom.toml key in the ConfigMap");
-    let indent = key.len() - key.trim_start().len() + 2;
+    literal_block(manifest, "postroom.toml: |")
+}
+
+/// The literal block (`|`) after the first line that reads `marker` (trimmed).
+fn literal_block(manifest: &str, marker: &str) -> String {
+    let mut lines = manifest.lines().skip_while(|l| l.trim() != marker);
+    lines.next().expect("the marker line");
+    let indent = lines
+        .clone()
+        .find(|l| !l.trim().is_empty())
+        .map_or(0, |l| l.len() - l.trim_start().len());
     lines
         .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() >= indent)
         .map(|l| l.get(indent..).unwrap_or("").to_string() + "\n")
@@ -65,4 +71,42 @@ fn the_statefulset_config_is_valid_on_every_node() {
             "{checked}"
         );
     }
+}
+
+#[test]
+fn the_pod_command_takes_the_node_id_from_the_ordinal_and_refuses_other_names() {
+    let manifest = std::fs::read_to_string(repo("k8s/postroom.yaml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("postroom.toml");
+    std::fs::write(&config, configmap_toml(&manifest)).unwrap();
+    // The container's script, with the real binary checking the config instead of serving.
+    let script = literal_block(&manifest, "- |").replace(
+        "exec /usr/local/bin/postroom serve --config /etc/postroom/postroom.toml",
+        &format!(
+            "exec {} config check --config {}",
+            env!("CARGO_BIN_EXE_postroom"),
+            config.display()
+        ),
+    );
+    assert!(script.contains("config check"), "{script}");
+    let run = |hostname: &str| {
+        Command::new("/bin/sh")
+            .args(["-c", &script])
+            .env("HOSTNAME", hostname)
+            .env_remove("POSTROOM_NODE_ID")
+            .output()
+            .unwrap()
+    };
+    let out = run("postroom-2");
+    let checked = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(checked.contains("node_id = 3"), "{checked}");
+    let out = run("postroom");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("cannot take a node id from HOSTNAME=postroom"));
 }
