@@ -132,6 +132,26 @@ fn a_cut_off_node_stops_filing_the_majority_files_everything_and_healing_doubles
                 .starts_with("HTTP/1.1 503")
         },
     );
+    // Once its leases lapsed, the cut-off node filed nothing more.
+    let ttl = Duration::from_secs(3);
+    std::thread::sleep(
+        (cut_at + ttl + Duration::from_secs(1)).saturating_duration_since(Instant::now()),
+    );
+    let filed_by_isolated = cluster
+        .node(isolated)
+        .log_text()
+        .matches("filed files")
+        .count();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        cluster
+            .node(isolated)
+            .log_text()
+            .matches("filed files")
+            .count(),
+        filed_by_isolated,
+        "the cut-off node kept filing"
+    );
     println!(
         "majority filed everything {:?} after the cut",
         cut_at.elapsed()
@@ -188,9 +208,24 @@ fn a_node_paused_past_its_lease_while_filing_creates_no_second_item() {
         "the others filed everything",
         || cluster.drop_backlog() == 0 && cluster.record_count() >= 3_000,
     );
+    let paused_log = cluster.node(paused).log_text().len();
     cluster.resume(paused);
-    // The woken node carries on with its stale batch; filing is idempotent and finishing fenced.
-    std::thread::sleep(Duration::from_secs(4));
+    // The woken node carries on with its stale batch; filing is idempotent and
+    // finishing fenced, and it says it lost its leases.
+    let lost = [
+        "another node finished this message first",
+        "lease lost to a newer claim",
+        "leases lost while filing",
+        "claims took longer than the lease",
+    ];
+    wait_until(
+        Duration::from_secs(20),
+        "the woken node noticing its lapsed leases",
+        || {
+            let log = cluster.node(paused).log_text();
+            lost.iter().any(|l| log[paused_log..].contains(l))
+        },
+    );
     println!("node {paused} was paused holding {held} claims");
     let expected: BTreeSet<String> = drop_ids(0..3_000).collect();
     expect_each_filed_once("sigstop-past-lease", &cluster, &expected);

@@ -416,6 +416,7 @@ impl Pipeline {
                     remove.push(path);
                 }
                 FinishResult::AlreadyFinished => {
+                    warn!(source = %path.display(), "another node finished this message first (this node's lease had lapsed); it is filed once");
                     Counters::add(&self.counters.duplicates, 1);
                     remove.push(path);
                 }
