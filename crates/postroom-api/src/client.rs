@@ -2,6 +2,7 @@
 //! member of the farm for its status (concurrently, each bounded), and the
 //! membership changes.
 
+use postroom_core::units::millis;
 use std::time::Duration;
 
 use tonic::transport::{Channel, Endpoint};
@@ -35,10 +36,6 @@ fn endpoint_uri(server: &str) -> Result<String, ApiError> {
         return Err(invalid("only http:// is supported, or plain host:port"));
     }
     Ok(format!("http://{trimmed}"))
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Connect to the admin service of `server` (`host:port` or

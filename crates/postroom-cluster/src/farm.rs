@@ -4,6 +4,7 @@
 //! linearizable reads and membership changes go through the leader
 //! (`leader.rs`).
 
+use postroom_core::units::millis;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -131,7 +132,7 @@ fn raft_config(snapshot_every: u64) -> Result<Arc<Config>, ClusterError> {
 pub(crate) fn now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .map_or(0, millis)
 }
 
 pub(crate) fn write_error(
@@ -359,7 +360,7 @@ impl Farm {
 
     /// Wait until a leader is known; returns its id.
     pub async fn wait_for_leader(&self, timeout: Duration) -> Result<u64, ClusterError> {
-        let waited_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        let waited_ms = millis(timeout);
         let metrics = self
             .inner
             .raft
@@ -375,7 +376,7 @@ impl Farm {
     /// Wait until this node is the leader and has applied its own log, so
     /// proposals are accepted and reads see every earlier commit.
     async fn wait_until_leader(&self, timeout: Duration) -> Result<(), ClusterError> {
-        let waited_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        let waited_ms = millis(timeout);
         let me = self.inner.node_id;
         self.inner
             .raft

@@ -8,6 +8,7 @@
 //! node, a retried finish answers `AlreadyFinished`), so a forward whose reply
 //! was lost is simply sent again.
 
+use postroom_core::units::millis;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -147,11 +148,6 @@ fn transport_failure(status: &tonic::Status) -> bool {
             | tonic::Code::Cancelled
             | tonic::Code::Unknown
     )
-}
-
-/// Milliseconds of `d`, saturating.
-pub(crate) fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Worth another attempt once the leader is known (again).

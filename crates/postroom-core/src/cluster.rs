@@ -149,13 +149,18 @@ pub enum Formation {
 impl ClusterSettings {
     /// The address peers reach this node at, given the address `listen` was bound to.
     pub fn advertised_address(&self, bound: SocketAddr) -> String {
-        if let Some(a) = &self.advertise {
-            return a.clone();
-        }
-        if let Some(me) = self.peers.iter().find(|p| p.id == self.node_id) {
-            return me.address.clone();
-        }
-        bound.to_string()
+        self.configured_address()
+            .unwrap_or_else(|| bound.to_string())
+    }
+
+    /// `advertise`, else this node's entry in `peers`.
+    fn configured_address(&self) -> Option<String> {
+        self.advertise.clone().or_else(|| {
+            self.peers
+                .iter()
+                .find(|p| p.id == self.node_id)
+                .map(|p| p.address.clone())
+        })
     }
 
     /// How this node forms or enters its farm.
@@ -223,13 +228,7 @@ impl ClusterSettings {
                 self.node_id
             ));
         }
-        let advertised = self.advertise.clone().or_else(|| {
-            self.peers
-                .iter()
-                .find(|p| p.id == self.node_id)
-                .map(|p| p.address.clone())
-        });
-        if advertised.is_none()
+        if self.configured_address().is_none()
             && (self.join || !self.peers.is_empty())
             && is_unspecified(&self.listen)
         {

@@ -26,8 +26,13 @@ impl HumanDuration {
 
     /// The duration in whole milliseconds (saturating).
     pub fn as_millis(self) -> u64 {
-        u64::try_from(self.0.as_millis()).unwrap_or(u64::MAX)
+        millis(self.0)
     }
+}
+
+/// `d` in whole milliseconds, saturating at `u64::MAX`.
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl std::str::FromStr for HumanDuration {

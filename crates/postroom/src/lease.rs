@@ -8,6 +8,7 @@
 //! idempotent on the message key and finishing is fenced by the token, so a
 //! lease lost anyway costs only work.
 
+use postroom_core::units::millis;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,7 +42,7 @@ impl LeaseKeeper {
         let stop = CancellationToken::new();
         let keeper = LeaseKeeper { stop: stop.clone() };
         tokio::spawn(async move {
-            let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+            let ttl_ms = millis(ttl);
             let mut leases = leases;
             let mut last_sent = sent;
             let mut deadline = local_deadline(sent, ttl);

@@ -6,6 +6,7 @@
 //! another member wait for it first (`handoff.rs`); leases are renewed while
 //! a batch is filed (`lease.rs`).
 
+use postroom_core::units::millis;
 use std::collections::{HashMap, HashSet};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -255,7 +256,7 @@ impl Pipeline {
     }
 
     async fn claim_file_finish(self: &Arc<Self>, batch: Vec<Received>) {
-        let ttl_ms = u64::try_from(self.lease_ttl.as_millis()).unwrap_or(u64::MAX);
+        let ttl_ms = millis(self.lease_ttl);
         let keys = batch.iter().map(|m| m.key).collect();
         let claim = Command::Claim {
             keys,
