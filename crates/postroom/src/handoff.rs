@@ -8,21 +8,23 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use postroom_cluster::Farm;
 use postroom_core::cluster::preferred_node;
 use postroom_core::NodeId;
 
 /// How often the member list is read from the Raft metrics.
 const MEMBERS_REFRESH: Duration = Duration::from_secs(1);
 
+/// Where the current member ids come from (the Raft membership).
+pub type Members = Box<dyn Fn() -> BTreeSet<NodeId> + Send + Sync>;
+
 /// Deferred files and the member list of one node.
 pub struct Handoff {
     node: NodeId,
     after: Duration,
-    farm: Arc<Farm>,
+    members: Members,
     state: Mutex<State>,
 }
 
@@ -35,11 +37,11 @@ struct State {
 }
 
 impl Handoff {
-    pub fn new(node: NodeId, after: Duration, farm: Arc<Farm>) -> Self {
+    pub fn new(node: NodeId, after: Duration, members: Members) -> Self {
         Handoff {
             node,
             after,
-            farm,
+            members,
             state: Mutex::new(State {
                 members: BTreeSet::new(),
                 members_read: None,
@@ -63,7 +65,7 @@ impl Handoff {
             .members_read
             .is_none_or(|at| now.duration_since(at) >= MEMBERS_REFRESH)
         {
-            st.members = self.farm.status().members.into_keys().collect();
+            st.members = (self.members)();
             st.members_read = Some(now);
         }
         if !st.members.is_empty() && !st.members.contains(&self.node) {
@@ -98,5 +100,89 @@ impl Handoff {
         let keep = self.after * 3 + Duration::from_secs(60);
         st.first_left
             .retain(|_, first| now.duration_since(*first) < keep);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    const AFTER: Duration = Duration::from_secs(5);
+
+    fn handoff(node: NodeId, members: &[NodeId]) -> Handoff {
+        let members: BTreeSet<NodeId> = members.iter().copied().collect();
+        Handoff::new(node, AFTER, Box::new(move || members.clone()))
+    }
+
+    /// A file name meant for `owner` among 1, 2, 3.
+    fn meant_for(owner: NodeId) -> PathBuf {
+        let three = BTreeSet::from([1, 2, 3]);
+        (0..)
+            .map(|i| format!("m-{i}.eml"))
+            .find(|n| preferred_node(n, &three) == Some(owner))
+            .map(|n| PathBuf::from("/drop").join(n))
+            .unwrap()
+    }
+
+    #[test]
+    fn own_files_are_taken_at_once_and_others_after_the_hand_off_time() {
+        let h = handoff(1, &[1, 2, 3]);
+        let t0 = Instant::now();
+        assert_eq!(h.defer(&meant_for(1), t0), None);
+        let other = meant_for(2);
+        assert_eq!(h.defer(&other, t0), Some(AFTER));
+        assert_eq!(
+            h.defer(&other, t0 + Duration::from_secs(2)),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            h.defer(&other, t0 + AFTER),
+            None,
+            "its member did not take it: take it"
+        );
+        // Taken: a later offer of the same name starts a new wait.
+        assert_eq!(h.defer(&other, t0 + AFTER * 2), Some(AFTER));
+    }
+
+    #[test]
+    fn smtp_spool_files_wait_for_the_node_that_accepted_them() {
+        let h = handoff(1, &[1, 2, 3]);
+        let t0 = Instant::now();
+        assert_eq!(h.defer(Path::new("/drop/smtp-1-77.eml"), t0), None);
+        assert_eq!(h.defer(Path::new("/drop/smtp-3-77.eml"), t0), Some(AFTER));
+        // A writer that is not a member any more: the file is spread like any other.
+        let h = handoff(1, &[1]);
+        assert_eq!(h.defer(Path::new("/drop/smtp-3-77.eml"), t0), None);
+    }
+
+    #[test]
+    fn a_node_alone_takes_everything_and_a_node_outside_the_farm_nothing() {
+        let t0 = Instant::now();
+        let alone = handoff(1, &[1]);
+        assert_eq!(alone.defer(&meant_for(2), t0), None);
+        let removed = handoff(4, &[1, 2, 3]);
+        for owner in [1, 2, 3] {
+            assert_eq!(
+                removed.defer(&meant_for(owner), t0 + AFTER * 9),
+                Some(AFTER)
+            );
+        }
+    }
+
+    #[test]
+    fn files_another_member_took_are_forgotten() {
+        let h = handoff(1, &[1, 2, 3]);
+        let t0 = Instant::now();
+        for i in 0..100 {
+            let name = format!("x-{i}.eml");
+            h.defer(&PathBuf::from("/drop").join(name), t0);
+        }
+        let remembered = h.lock().first_left.len();
+        assert!(remembered > 0);
+        // Long after, one more offer prunes the entries of files never offered again.
+        h.defer(&meant_for(2), t0 + AFTER * 3 + Duration::from_secs(61));
+        assert_eq!(h.lock().first_left.len(), 1);
     }
 }

@@ -88,7 +88,10 @@ impl Pipeline {
             node,
             lease_ttl: cluster.lease_ttl.0,
             data_dir,
-            handoff: Handoff::new(node, cluster.handoff_after.0, farm.clone()),
+            handoff: Handoff::new(node, cluster.handoff_after.0, {
+                let farm = farm.clone();
+                Box::new(move || farm.status().members.into_keys().collect())
+            }),
             farm,
             drop,
             quarantine,
