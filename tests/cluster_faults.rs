@@ -254,3 +254,22 @@ fn a_rolling_restart_under_load_loses_and_doubles_nothing() {
     let expected: BTreeSet<String> = drop_ids(0..3_000).chain(accepted).collect();
     expect_each_filed_once("rolling-restart", &cluster, &expected);
 }
+
+#[test]
+fn mail_a_node_accepted_before_it_died_is_filed_by_the_others() {
+    let mut cluster = Cluster::start(3, TIMINGS);
+    // Node 3 cannot reach the farm, so it cannot file what it accepts...
+    let cut = NetworkCut::isolate(&cluster, 3);
+    let (accepted, gave_up, _) =
+        SmtpLoad::start(&[cluster.smtp_addr(3)], 0, 20, Duration::ZERO).finish();
+    assert!(gave_up.is_empty() && accepted.len() == 20, "{gave_up:?}");
+    // ...and dies right after its 250s; its mail is in the shared folder.
+    cluster.kill(3);
+    drop(cut);
+    let expected: BTreeSet<String> = accepted.into_iter().collect();
+    expect_each_filed_once("accepted-then-sigkill", &cluster, &expected);
+    assert!(cluster
+        .logs_containing("filed files")
+        .iter()
+        .all(|l| !l.contains("node=3")));
+}
