@@ -211,7 +211,7 @@ impl Farm {
                     } else {
                         tracing::info!(
                             node = opts.node_id,
-                            "waiting for the lowest-id peer to form the farm"
+                            "waiting for the lowest-id peer to form the farm (a node added to cluster.peers after the farm formed must be added with `postroom cluster join`)"
                         );
                     }
                 }
