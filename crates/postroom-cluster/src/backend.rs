@@ -48,6 +48,10 @@ pub async fn flush_durable(backend: Arc<dyn RaftBackend>) -> Result<(), ClusterE
     }
 }
 
+/// sled's page cache (its default is 1 GiB, which a node's resident memory
+/// would grow into as the log turns over).
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 /// How long [`SledBackend::open`] waits for a previous holder of the
 /// directory lock (e.g. an instance being shut down in the same process).
 const LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -71,7 +75,11 @@ impl SledBackend {
         std::fs::create_dir_all(dir).map_err(|e| open_err(&e))?;
         let started = Instant::now();
         let db = loop {
-            match sled::Config::new().path(dir).open() {
+            match sled::Config::new()
+                .path(dir)
+                .cache_capacity(CACHE_BYTES)
+                .open()
+            {
                 Ok(db) => break db,
                 Err(e) if is_lock_error(&e) && started.elapsed() < LOCK_WAIT => {
                     std::thread::sleep(Duration::from_millis(50));

@@ -30,8 +30,10 @@ use crate::ClusterError;
 const OPEN_LEADER_WAIT: Duration = Duration::from_secs(10);
 /// Metadata key of the node id that owns the directory.
 const NODE_ID: &str = "node_id";
-/// Most log entries kept behind the latest snapshot (for slow followers).
-const MAX_KEPT_LOGS: u64 = 1_000;
+/// Most log entries kept behind the latest snapshot (for slow followers;
+/// one further behind gets the snapshot). Entries carry whole batches of
+/// claims, tens of kilobytes each.
+const MAX_KEPT_LOGS: u64 = 200;
 
 /// How to open a farm node.
 #[derive(Debug, Clone, PartialEq, Eq)]

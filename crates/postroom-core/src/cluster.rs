@@ -130,7 +130,7 @@ impl Default for ClusterSettings {
             join: false,
             lease_ttl: HumanDuration::from_secs(30),
             handoff_after: HumanDuration::from_secs(5),
-            snapshot_every: 10_000,
+            snapshot_every: 1_000,
         }
     }
 }
