@@ -183,24 +183,25 @@ fn a_cut_off_node_stops_filing_the_majority_files_everything_and_healing_doubles
 
 #[test]
 fn a_node_paused_past_its_lease_while_filing_creates_no_second_item() {
-    let cluster = Cluster::start(3, TIMINGS);
+    // Leases long enough to observe the paused node's claims before they lapse.
+    let cluster = Cluster::start(3, "lease_ttl = \"8s\"\nhandoff_after = \"1s\"");
     let paused = 2;
     let writer = cluster.drop_in_background(0..3_000, 3_000);
-    // Pause node 2 while it holds claims.
+    // Pause node 2 while it holds live claims, as the farm (node 1 and 3) sees it.
     let mut held = 0;
-    wait_until(Duration::from_secs(30), "node 2 holding claims", || {
-        held = cluster
-            .status(paused)
-            .and_then(|nodes| {
-                nodes
-                    .iter()
-                    .find(|n| n["node_id"] == paused as u64)
-                    .and_then(|n| n["claims_held"].as_u64())
-            })
-            .unwrap_or(0);
-        held > 0
-    });
-    cluster.pause(paused);
+    for attempt in 0.. {
+        assert!(attempt < 50, "never caught node 2 holding claims");
+        if claims_held(&cluster, paused) == 0 {
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        cluster.pause(paused);
+        held = claims_of_paused(&cluster, paused);
+        if held > 0 {
+            break;
+        }
+        cluster.resume(paused);
+    }
     writer.join().unwrap();
     // Its leases lapse; the other two file everything, its claimed messages included.
     wait_until(
@@ -272,4 +273,38 @@ fn mail_a_node_accepted_before_it_died_is_filed_by_the_others() {
         .logs_containing("filed files")
         .iter()
         .all(|l| !l.contains("node=3")));
+}
+
+/// Live claims node `i` holds, as it reports itself.
+fn claims_held(cluster: &Cluster, i: usize) -> u64 {
+    cluster
+        .status(i)
+        .and_then(|nodes| {
+            nodes
+                .iter()
+                .find(|n| n["node_id"] == i as u64)
+                .and_then(|n| n["claims_held"].as_u64())
+        })
+        .unwrap_or(0)
+}
+
+/// Live claims the paused node `paused` holds in the farm's state, as the
+/// others see it: every live claim (as the first other node has applied
+/// them) minus their own. One status call: the paused member answers
+/// nothing, and the call gives up on it after 3 s.
+fn claims_of_paused(cluster: &Cluster, paused: usize) -> u64 {
+    let asked = (1..=cluster.size).find(|i| *i != paused).unwrap();
+    let nodes = cluster.status(asked).unwrap_or_default();
+    let field = |i: usize, name: &str| {
+        nodes
+            .iter()
+            .find(|n| n["node_id"] == i as u64)
+            .and_then(|n| n[name].as_u64())
+            .unwrap_or(0)
+    };
+    let theirs: u64 = (1..=cluster.size)
+        .filter(|i| *i != paused)
+        .map(|i| field(i, "claims_held"))
+        .sum();
+    field(asked, "claims_in_flight_total").saturating_sub(theirs)
 }
