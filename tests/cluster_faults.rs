@@ -57,6 +57,20 @@ fn expect_each_filed_once(scenario: &str, cluster: &Cluster, expected: &BTreeSet
     );
 }
 
+/// Wait for the SMTP sender; every message must have been answered 250 by some node.
+fn all_accepted(smtp: SmtpLoad) -> Vec<String> {
+    let (accepted, gave_up, resent) = smtp.finish();
+    assert!(
+        gave_up.is_empty(),
+        "smtp messages never accepted: {gave_up:?}"
+    );
+    println!(
+        "smtp: {} accepted, {resent} sent again after a failure",
+        accepted.len()
+    );
+    accepted
+}
+
 fn drop_ids(range: std::ops::Range<usize>) -> impl Iterator<Item = String> {
     range.map(|n| format!("d-{n}"))
 }
@@ -84,15 +98,7 @@ fn sigkill_of_the_leader_then_a_follower_under_load_loses_and_doubles_nothing() 
     cluster.restart(follower);
 
     writer.join().unwrap();
-    let (accepted, gave_up, resent) = smtp.finish();
-    assert!(
-        gave_up.is_empty(),
-        "smtp messages never accepted: {gave_up:?}"
-    );
-    println!(
-        "smtp: {} accepted, {resent} sent again after a failure",
-        accepted.len()
-    );
+    let accepted = all_accepted(smtp);
     let expected: BTreeSet<String> = drop_ids(0..5_000).chain(accepted).collect();
     expect_each_filed_once("sigkill-leader-then-follower", &cluster, &expected);
 }
@@ -243,15 +249,7 @@ fn a_rolling_restart_under_load_loses_and_doubles_nothing() {
         std::thread::sleep(Duration::from_millis(500));
     }
     writer.join().unwrap();
-    let (accepted, gave_up, resent) = smtp.finish();
-    assert!(
-        gave_up.is_empty(),
-        "smtp messages never accepted: {gave_up:?}"
-    );
-    println!(
-        "smtp: {} accepted, {resent} sent again after a failure",
-        accepted.len()
-    );
+    let accepted = all_accepted(smtp);
     let expected: BTreeSet<String> = drop_ids(0..3_000).chain(accepted).collect();
     expect_each_filed_once("rolling-restart", &cluster, &expected);
 }
