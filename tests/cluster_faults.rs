@@ -7,6 +7,8 @@
 //! in the shared library (a second filing would add `d-7 (1).txt`) and item
 //! records. Each scenario prints one summary line.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use std::collections::BTreeSet;

@@ -4,6 +4,8 @@
 //! waits until `postroom cluster join` (asked of any member) adds it, files
 //! mail from the shared drop folder, and leaves with `postroom cluster leave`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use std::time::Duration;
