@@ -31,6 +31,10 @@ def vm_rss(pid: int) -> int:
     """Current resident set size of `pid` in bytes."""
     return _status_kib(pid, "VmRSS")
 
+def rss_anon(pid: int) -> int:
+    """Anonymous (heap) part of the resident set of `pid` in bytes."""
+    return _status_kib(pid, "RssAnon")
+
 def free_port() -> int:
     """A port that was free a moment ago on 127.0.0.1."""
     with socket.socket() as s:

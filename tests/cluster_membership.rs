@@ -149,6 +149,10 @@ fn a_node_joins_files_mail_and_leaves() {
         "node 2 waiting to be added",
         || cluster.node(2).log_text().contains("waiting to be added"),
     );
+    // ...and answering on its gRPC port (the join asks it who it is).
+    wait_until(Duration::from_secs(20), "node 2 serving gRPC", || {
+        cluster.status(2).is_some()
+    });
     let (ok, out, err) = cluster.cli(&[
         "cluster",
         "join",

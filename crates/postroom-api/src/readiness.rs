@@ -16,8 +16,9 @@ use tonic_health::ServingStatus;
 use crate::service::ADMIN_SERVICE_NAME;
 
 /// A leader not acknowledged by a quorum for longer than this is not ready:
-/// followers start an election after at most 2 s without a heartbeat, so it
-/// has probably been replaced (or cut off).
+/// followers start an election at most 2 s after the last heartbeat (leader
+/// lease plus election timeout, `postroom-cluster` `raft_config`), so it has
+/// probably been replaced (or cut off).
 pub const QUORUM_ACK_LIMIT_MS: u64 = 3_000;
 
 /// Facts about the local node that only the binary knows.

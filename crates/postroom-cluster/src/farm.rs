@@ -115,9 +115,12 @@ fn raft_config(snapshot_every: u64) -> Result<Arc<Config>, ClusterError> {
     }
     let config = Config {
         cluster_name: "postroom".to_string(),
-        heartbeat_interval: 250,
-        election_timeout_min: 1_000,
-        election_timeout_max: 2_000,
+        // openraft 0.9 starts an election after the leader lease (the
+        // maximum election timeout) plus a random timeout: 1.5–2 s after
+        // the last heartbeat of a dead leader.
+        heartbeat_interval: 100,
+        election_timeout_min: 500,
+        election_timeout_max: 1_000,
         install_snapshot_timeout: 5_000,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(snapshot_every),
         snapshot_max_chunk_size: 1024 * 1024,
