@@ -15,14 +15,13 @@
 //! `--finish` also proposes a `Finish` for every granted batch (what the
 //! node's pipeline does per batch); throughput is still counted in claims.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use anyhow::{bail, ensure, Context};
 use postroom_cluster::{Farm, FarmOptions};
 use postroom_core::config::ConfigFile;
 use postroom_core::{ClaimResult, Command, Finished, MessageKey, Outcome, Response};
@@ -39,7 +38,7 @@ struct Args {
     dir: Option<PathBuf>,
 }
 
-fn args() -> Args {
+fn args() -> anyhow::Result<Args> {
     let mut a = Args {
         secs: 10,
         keys: 512,
@@ -51,14 +50,18 @@ fn args() -> Args {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+        let number = |v: String| {
+            v.parse::<u64>()
+                .with_context(|| format!("{flag} {v:?}: not a number"))
+        };
         match flag.as_str() {
-            "--secs" => a.secs = value().parse().unwrap(),
-            "--keys" => a.keys = value().parse().unwrap(),
-            "--leader-proposers" => a.leader_proposers = value().parse().unwrap(),
-            "--follower-proposers" => a.follower_proposers = value().parse().unwrap(),
-            "--snapshot-every" => a.snapshot_every = value().parse().unwrap(),
-            "--dir" => a.dir = Some(PathBuf::from(value())),
+            "--secs" => a.secs = number(value()?)?,
+            "--keys" => a.keys = usize::try_from(number(value()?)?)?,
+            "--leader-proposers" => a.leader_proposers = usize::try_from(number(value()?)?)?,
+            "--follower-proposers" => a.follower_proposers = usize::try_from(number(value()?)?)?,
+            "--snapshot-every" => a.snapshot_every = number(value()?)?,
+            "--dir" => a.dir = Some(PathBuf::from(value()?)),
             "--finish" => a.finish = true,
             "-h" | "--help" => {
                 println!(
@@ -67,11 +70,11 @@ fn args() -> Args {
                 );
                 std::process::exit(0);
             }
-            other => panic!("unknown argument {other}"),
+            other => bail!("unknown argument {other}"),
         }
     }
-    assert!(a.secs >= 3, "--secs must be 3 or more");
-    a
+    ensure!(a.secs >= 3, "--secs must be 3 or more");
+    Ok(a)
 }
 
 fn options(node_id: u64, addr: &str, dir: &Path, snapshot_every: u64) -> FarmOptions {
@@ -99,21 +102,21 @@ struct Member {
     server: tokio::task::JoinHandle<()>,
 }
 
-async fn start_member(id: u64, dir: &Path, snapshot_every: u64) -> Member {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let farm = Farm::open_member(options(id, &addr, dir, snapshot_every))
-        .await
-        .unwrap();
+async fn start_member(id: u64, dir: &Path, snapshot_every: u64) -> anyhow::Result<Member> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?.to_string();
+    let farm = Farm::open_member(options(id, &addr, dir, snapshot_every)).await?;
     let service = farm.raft_service();
     let server = tokio::spawn(async move {
-        tonic::transport::Server::builder()
+        let served = tonic::transport::Server::builder()
             .add_service(service)
             .serve_with_incoming(TcpListenerStream::new(listener))
-            .await
-            .unwrap();
+            .await;
+        if let Err(e) = served {
+            eprintln!("node {id}: grpc server failed: {e}");
+        }
     });
-    Member { farm, addr, server }
+    Ok(Member { farm, addr, server })
 }
 
 /// Completed proposals: (completion time since start, claims granted, latency, from the leader).
@@ -133,38 +136,42 @@ fn ms(d: Duration) -> f64 {
 }
 
 #[tokio::main]
-async fn main() {
-    let a = args();
+async fn main() -> anyhow::Result<()> {
+    let a = args()?;
     let base = a.dir.clone().unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&base).unwrap();
+    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
     let root = tempfile::Builder::new()
         .prefix("claim-bench-")
-        .tempdir_in(&base)
-        .unwrap();
+        .tempdir_in(&base)?;
 
     let mut members = Vec::new();
     for id in 1..=3u64 {
         let dir = root.path().join(format!("node{id}"));
-        members.push(start_member(id, &dir, a.snapshot_every).await);
+        members.push(start_member(id, &dir, a.snapshot_every).await?);
     }
     let addrs: BTreeMap<u64, String> = members
         .iter()
         .enumerate()
         .map(|(i, m)| (i as u64 + 1, m.addr.clone()))
         .collect();
-    members[0].farm.initialize_with(addrs).await.unwrap();
+    members[0].farm.initialize_with(addrs).await?;
     let wait = Duration::from_secs(20);
-    let leader = members[0].farm.wait_for_leader(wait).await.unwrap();
+    let leader = members[0].farm.wait_for_leader(wait).await?;
     for m in &members {
-        assert_eq!(m.farm.wait_for_leader(wait).await.unwrap(), leader);
+        let seen = m.farm.wait_for_leader(wait).await?;
+        ensure!(
+            seen == leader,
+            "node {} sees leader {seen}, not {leader}",
+            m.farm.node_id()
+        );
     }
     let config = Command::SetConfig {
         config: ConfigFile::embedded_defaults().farm_config(),
         by: "claim_bench".to_string(),
     };
-    match members[0].farm.propose(config).await.unwrap() {
+    match members[0].farm.propose(config).await? {
         Response::ConfigSet { .. } => {}
-        other => panic!("unexpected answer to SetConfig: {other:?}"),
+        other => bail!("unexpected answer to SetConfig: {other:?}"),
     }
 
     let next_key = Arc::new(AtomicU64::new(1));
@@ -219,7 +226,7 @@ async fn main() {
                     let granted = items.len();
                     samples
                         .lock()
-                        .unwrap()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
                         .push((start.elapsed(), granted, latency, on_leader));
                     if finish && !items.is_empty() {
                         if let Err(e) = farm.propose(Command::Finish { items }).await {
@@ -232,11 +239,14 @@ async fn main() {
         }
     }
     for t in tasks {
-        t.await.unwrap();
+        t.await.context("a proposer task failed")?;
     }
     let elapsed = start.elapsed();
 
-    let samples = samples.lock().unwrap().clone();
+    let samples = samples
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
     let total: usize = samples.iter().map(|s| s.1).sum();
     // Whole 1-second windows, the first (warm-up) and any partial last one left out.
     let windows = a.secs as usize;
@@ -309,7 +319,8 @@ async fn main() {
     );
 
     for m in members {
-        m.farm.shutdown().await.unwrap();
+        m.farm.shutdown().await?;
         m.server.abort();
     }
+    Ok(())
 }
