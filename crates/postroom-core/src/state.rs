@@ -223,33 +223,22 @@ impl FarmState {
                 outcome: entry.outcome.clone(),
             };
         }
-        if let Some(lease) = self.leases.get(&key) {
-            if lease.expires > self.now {
-                if lease.node != node {
-                    return ClaimResult::Held {
-                        by: lease.node,
-                        until: lease.expires,
-                    };
+        let live = self.leases.get(&key).filter(|l| l.expires > self.now);
+        let (token, until) = match live {
+            Some(lease) if lease.node != node => {
+                return ClaimResult::Held {
+                    by: lease.node,
+                    until: lease.expires,
                 }
-                // The holder asks again (a re-sent proposal, a retried
-                // batch): same token, extended, so the copy it already
-                // holds stays valid.
-                let token = lease.token;
-                let until = self.now.plus_millis(ttl_ms).max(lease.expires);
-                self.put_lease(
-                    key,
-                    Lease {
-                        node,
-                        token,
-                        expires: until,
-                    },
-                );
-                return ClaimResult::Granted { token, until };
             }
-        }
-        self.next_token += 1;
-        let token = FencingToken(self.next_token);
-        let until = self.now.plus_millis(ttl_ms);
+            // The holder asks again (a re-sent proposal, a retried batch):
+            // same token, extended, so the copy it already holds stays valid.
+            Some(lease) => (lease.token, self.now.plus_millis(ttl_ms).max(lease.expires)),
+            None => {
+                self.next_token += 1;
+                (FencingToken(self.next_token), self.now.plus_millis(ttl_ms))
+            }
+        };
         self.put_lease(
             key,
             Lease {
