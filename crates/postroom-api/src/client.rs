@@ -2,9 +2,9 @@
 //! member of the farm for its status (concurrently, each bounded), and the
 //! membership changes.
 
-use postroom_core::units::millis;
 use std::time::Duration;
 
+use postroom_core::units::millis;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::error::{chain, ApiError};

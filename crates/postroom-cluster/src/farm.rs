@@ -4,7 +4,6 @@
 //! linearizable reads and membership changes go through the leader
 //! (`leader.rs`).
 
-use postroom_core::units::millis;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -14,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, Config, ServerState, SnapshotPolicy};
 use postroom_core::cluster::Formation;
+use postroom_core::units::millis;
 use postroom_core::FarmState;
 
 use crate::backend::{flush_durable, get_json, put_json, RaftBackend, SledBackend};

@@ -8,12 +8,12 @@
 //! node, a retried finish answers `AlreadyFinished`), so a forward whose reply
 //! was lost is simply sent again.
 
-use postroom_core::units::millis;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use openraft::error::{CheckIsLeaderError, RaftError};
 use openraft::{BasicNode, ChangeMembers};
+use postroom_core::units::millis;
 use postroom_core::{Command, FarmState, Proposal, Response, Timestamp};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;

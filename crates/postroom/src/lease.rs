@@ -8,11 +8,11 @@
 //! idempotent on the message key and finishing is fenced by the token, so a
 //! lease lost anyway costs only work.
 
-use postroom_core::units::millis;
 use std::sync::Arc;
 use std::time::Duration;
 
 use postroom_cluster::Farm;
+use postroom_core::units::millis;
 use postroom_core::{Command, FencingToken, MessageKey, NodeId, Response};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;

@@ -6,7 +6,6 @@
 //! another member wait for it first (`handoff.rs`); leases are renewed while
 //! a batch is filed (`lease.rs`).
 
-use postroom_core::units::millis;
 use std::collections::{HashMap, HashSet};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -15,6 +14,7 @@ use std::time::Duration;
 
 use postroom_cluster::Farm;
 use postroom_core::config::ClusterSettings;
+use postroom_core::units::millis;
 use postroom_core::{
     ClaimResult, Command, FencingToken, FinishResult, Finished, MessageKey, NodeId, Outcome,
     Response,
