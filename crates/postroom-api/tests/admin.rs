@@ -216,6 +216,7 @@ async fn admin_service_reports_adds_and_removes_members() {
         .propose(Command::SetConfig {
             config: shared_config(),
             by: "test".to_string(),
+            expected_version: None,
         })
         .await
         .unwrap();

@@ -168,6 +168,7 @@ async fn main() -> anyhow::Result<()> {
     let config = Command::SetConfig {
         config: ConfigFile::embedded_defaults().farm_config(),
         by: "claim_bench".to_string(),
+        expected_version: None,
     };
     match members[0].farm.propose(config).await? {
         Response::ConfigSet { .. } => {}
@@ -220,6 +221,7 @@ async fn main() -> anyhow::Result<()> {
                                 outcome: Outcome::Delivered {
                                     libraries: vec!["documents".to_string()],
                                 },
+                                about: None,
                             });
                         }
                     }

@@ -9,6 +9,7 @@
 pub mod address;
 pub mod cluster;
 pub mod config;
+pub mod config_diff;
 mod error;
 mod headers;
 pub mod key;
@@ -23,6 +24,6 @@ pub use error::CoreError;
 pub use headers::MessageHeaders;
 pub use key::{MessageKey, MessageKeyBuilder};
 pub use state::{
-    ClaimResult, Command, FarmState, FencingToken, FinishResult, Finished, NodeId, Outcome,
-    Proposal, Response, Timestamp,
+    ClaimResult, Command, FarmState, FencingToken, FinishResult, Finished, MessageAbout, NodeId,
+    Outcome, Proposal, ReleaseResult, Response, Timestamp,
 };

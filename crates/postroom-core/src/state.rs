@@ -8,9 +8,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::config::FarmConfig;
+use crate::config_diff::config_diff;
 use crate::MessageKey;
 
 /// Identity of a node in the farm.
@@ -43,8 +44,15 @@ pub struct Proposal {
 /// What a log entry asks of the state machine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
-    /// Replace the farm configuration (a new version if it differs).
-    SetConfig { config: FarmConfig, by: String },
+    /// Replace the farm configuration (a new version if it differs). With
+    /// `expected_version`, only if the current version is that one
+    /// (compare-and-set: a late or concurrent write cannot undo a newer one).
+    SetConfig {
+        config: FarmConfig,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expected_version: Option<u64>,
+    },
     /// Claim message keys for `node` for `ttl_ms`; one result per key, in
     /// order. A key whose live lease `node` already holds keeps its token.
     Claim {
@@ -60,6 +68,9 @@ pub enum Command {
     },
     /// Record outcomes in the ledger; each needs the current token of its key.
     Finish { items: Vec<Finished> },
+    /// Forget quarantined keys in the ledger, so a replayed copy of the
+    /// message can be claimed and filed again.
+    Release { keys: Vec<MessageKey> },
 }
 
 /// The outcome of one claimed message, reported with the claim's token.
@@ -68,6 +79,41 @@ pub struct Finished {
     pub key: MessageKey,
     pub token: FencingToken,
     pub outcome: Outcome,
+    /// What the message was, for lookups and the activity list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<MessageAbout>,
+}
+
+/// A finished message's identity for people: its Message-ID, sender and
+/// subject, cut to bounded lengths so the ledger stays small.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MessageAbout {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(default)]
+    pub sender: String,
+    #[serde(default)]
+    pub subject: String,
+}
+
+impl MessageAbout {
+    /// Longest Message-ID and sender kept (RFC 5322's line limit).
+    const MAX_ID: usize = 998;
+    /// Longest subject kept.
+    const MAX_SUBJECT: usize = 200;
+
+    /// The three fields, each cut at a character boundary to its limit.
+    pub fn new(message_id: Option<&str>, sender: &str, subject: &str) -> MessageAbout {
+        MessageAbout {
+            message_id: message_id.map(|id| cut(id, Self::MAX_ID)),
+            sender: cut(sender, Self::MAX_ID),
+            subject: cut(subject, Self::MAX_SUBJECT),
+        }
+    }
+}
+
+fn cut(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
 }
 
 /// How a message ended.
@@ -85,11 +131,33 @@ pub enum Outcome {
 /// The state machine's answer to one proposal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
-    ConfigSet { version: u64, changed: bool },
-    ConfigRefused { problems: Vec<String> },
+    ConfigSet {
+        version: u64,
+        changed: bool,
+    },
+    ConfigRefused {
+        problems: Vec<String>,
+    },
+    /// `expected_version` was given and is not the current version.
+    ConfigConflict {
+        expected: u64,
+        current: u64,
+    },
     Claims(Vec<ClaimResult>),
     Renewals(Vec<bool>),
     Finishes(Vec<FinishResult>),
+    Releases(Vec<ReleaseResult>),
+}
+
+/// Result of releasing one key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReleaseResult {
+    /// The quarantined key was forgotten.
+    Released,
+    /// The ledger does not have the key (never finished, or expired).
+    Absent,
+    /// The key ended otherwise (e.g. delivered); it stays in the ledger.
+    Kept { outcome: Outcome },
 }
 
 /// Result of claiming one key.
@@ -132,6 +200,8 @@ pub struct LedgerEntry {
     pub outcome: Outcome,
     pub finished_at: Timestamp,
     pub node: NodeId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<MessageAbout>,
 }
 
 /// One version of the farm configuration, for audit.
@@ -140,6 +210,9 @@ pub struct ConfigChange {
     pub version: u64,
     pub at: Timestamp,
     pub by: String,
+    /// What changed, one line per setting (`config_diff`).
+    #[serde(default)]
+    pub changes: Vec<String>,
 }
 
 /// How many config versions the audit history keeps.
@@ -165,7 +238,11 @@ impl FarmState {
     pub fn apply(&mut self, proposal: &Proposal) -> Response {
         self.now = self.now.max(proposal.now);
         let response = match &proposal.command {
-            Command::SetConfig { config, by } => self.set_config(config, by),
+            Command::SetConfig {
+                config,
+                by,
+                expected_version,
+            } => self.set_config(config, by, *expected_version),
             Command::Claim { keys, node, ttl_ms } => Response::Claims(
                 keys.iter()
                     .map(|k| self.claim(*k, *node, *ttl_ms))
@@ -184,28 +261,39 @@ impl FarmState {
             Command::Finish { items } => {
                 Response::Finishes(items.iter().map(|f| self.finish(f)).collect())
             }
+            Command::Release { keys } => {
+                Response::Releases(keys.iter().map(|k| self.release(k)).collect())
+            }
         };
         self.expire();
         response
     }
 
-    fn set_config(&mut self, config: &FarmConfig, by: &str) -> Response {
+    fn set_config(&mut self, config: &FarmConfig, by: &str, expected: Option<u64>) -> Response {
+        let version = self.config_version();
+        if let Some(expected) = expected.filter(|e| *e != version) {
+            return Response::ConfigConflict {
+                expected,
+                current: version,
+            };
+        }
         if let Err(crate::CoreError::InvalidConfig { problems }) = config.validate() {
             return Response::ConfigRefused { problems };
         }
-        let version = self.config_version();
         if self.config.as_ref() == Some(config) {
             return Response::ConfigSet {
                 version,
                 changed: false,
             };
         }
-        self.config = Some(config.clone());
+        let before = self.config.take().unwrap_or_default();
         let change = ConfigChange {
             version: version + 1,
             at: self.now,
             by: by.to_string(),
+            changes: config_diff(&before, config),
         };
+        self.config = Some(config.clone());
         self.history.push(change);
         if self.history.len() > HISTORY_LIMIT {
             let excess = self.history.len() - HISTORY_LIMIT;
@@ -288,10 +376,25 @@ impl FarmState {
             outcome: item.outcome.clone(),
             finished_at: self.now,
             node,
+            about: item.about.clone(),
         };
         self.ledger.insert(item.key, entry);
         self.ledger_by_time.push_back((self.now, item.key));
         FinishResult::Recorded
+    }
+
+    fn release(&mut self, key: &MessageKey) -> ReleaseResult {
+        match self.ledger.get(key) {
+            None => ReleaseResult::Absent,
+            Some(entry) if matches!(entry.outcome, Outcome::Quarantined { .. }) => {
+                // Its place in `ledger_by_time` is skipped when it comes up.
+                self.ledger.remove(key);
+                ReleaseResult::Released
+            }
+            Some(entry) => ReleaseResult::Kept {
+                outcome: entry.outcome.clone(),
+            },
+        }
     }
 
     fn put_lease(&mut self, key: MessageKey, lease: Lease) {
@@ -316,7 +419,10 @@ impl FarmState {
                 break;
             }
             self.ledger_by_time.pop_front();
-            self.ledger.remove(&key);
+            // A released key finished again later has a newer time entry.
+            if self.ledger.get(&key).is_some_and(|e| e.finished_at == at) {
+                self.ledger.remove(&key);
+            }
         }
         while let Some(&(expires, key)) = self.leases_by_expiry.first() {
             if expires >= horizon {
@@ -382,60 +488,13 @@ impl FarmState {
     }
 }
 
-/// What a snapshot holds: the state without its derivable indexes.
-#[derive(Serialize)]
-struct StateRef<'a> {
-    now: Timestamp,
-    next_token: u64,
-    config: &'a Option<FarmConfig>,
-    history: &'a Vec<ConfigChange>,
-    leases: &'a BTreeMap<MessageKey, Lease>,
-    ledger: &'a BTreeMap<MessageKey, LedgerEntry>,
-}
-
-#[derive(Deserialize)]
-struct StateOwned {
-    now: Timestamp,
-    next_token: u64,
-    config: Option<FarmConfig>,
-    history: Vec<ConfigChange>,
-    leases: BTreeMap<MessageKey, Lease>,
-    ledger: BTreeMap<MessageKey, LedgerEntry>,
-}
-
-impl Serialize for FarmState {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        StateRef {
-            now: self.now,
-            next_token: self.next_token,
-            config: &self.config,
-            history: &self.history,
-            leases: &self.leases,
-            ledger: &self.ledger,
-        }
-        .serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for FarmState {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let o = StateOwned::deserialize(d)?;
-        let mut by_time: Vec<_> = o.ledger.iter().map(|(k, e)| (e.finished_at, *k)).collect();
-        by_time.sort();
-        let leases_by_expiry = o.leases.iter().map(|(k, l)| (l.expires, *k)).collect();
-        Ok(FarmState {
-            now: o.now,
-            next_token: o.next_token,
-            config: o.config,
-            history: o.history,
-            leases: o.leases,
-            ledger: o.ledger,
-            ledger_by_time: by_time.into(),
-            leases_by_expiry,
-        })
-    }
-}
+mod query;
+mod snapshot;
 
 #[cfg(test)]
 #[path = "state_test.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "state_admin_test.rs"]
+mod admin_tests;

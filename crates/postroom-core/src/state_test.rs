@@ -37,6 +37,7 @@ fn finish(state: &mut FarmState, ms: u64, k: MessageKey, token: FencingToken) ->
         key: k,
         token,
         outcome,
+        about: None,
     }];
     match state.apply(&at(ms, Command::Finish { items })) {
         Response::Finishes(mut r) => r.remove(0),
@@ -197,6 +198,7 @@ fn ledger_and_lapsed_leases_expire_after_retention() {
         Command::SetConfig {
             config: cfg,
             by: "test".into(),
+            expected_version: None,
         },
     ));
     let t = token_of(&claim(&mut s, 1_000, 1, &[key(1), key(2)])[0]);
@@ -231,6 +233,7 @@ fn config_versions_only_on_change_and_invalid_is_refused() {
     let set = |c: &FarmConfig| Command::SetConfig {
         config: c.clone(),
         by: "file".into(),
+        expected_version: None,
     };
     assert_eq!(
         s.apply(&at(1, set(&cfg))),
@@ -258,7 +261,8 @@ fn config_versions_only_on_change_and_invalid_is_refused() {
         ConfigChange {
             version: 1,
             at: Timestamp(1),
-            by: "file".into()
+            by: "file".into(),
+            changes: vec!["library \"docs\": added (name \"Docs\")".into()],
         }
     );
 }
@@ -273,6 +277,7 @@ fn snapshot_round_trip_keeps_behaviour() {
         Command::SetConfig {
             config: cfg,
             by: "t".into(),
+            expected_version: None,
         },
     ));
     for i in 0..20u8 {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use postroom_core::config::{FarmConfig, LibrarySettings};
 use postroom_core::route::{route, RefusalReason};
-use postroom_core::{MessageKey, Outcome};
+use postroom_core::{MessageAbout, MessageKey, Outcome};
 use postroom_library::{
     FileOutcome, FileToWrite, ItemMetadata, ItemToFile, Library, Quarantine, QuarantineReason,
 };
@@ -48,7 +48,7 @@ impl Libraries {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
     /// Durably filed and/or quarantined: record this in the ledger.
-    Done(Outcome),
+    Done(Outcome, MessageAbout),
     /// Something transient failed (disk, library folder): leave the source for a later try.
     Retry(String),
 }
@@ -148,10 +148,12 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
             if let Some(why) = failure {
                 return Step::Retry(why);
             }
+            let about = about(m, plan.parsed.as_ref());
             let Some((code, reason)) = plan.quarantine else {
-                return Step::Done(Outcome::Delivered {
+                let outcome = Outcome::Delivered {
                     libraries: plan.libraries,
-                });
+                };
+                return Step::Done(outcome, about);
             };
             let _span = info_span!("message", message_key = %m.key, node = ctx.node).entered();
             let why = QuarantineReason {
@@ -165,18 +167,44 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
             match ctx.quarantine.put_bytes(&m.bytes, why) {
                 Ok(entry) => {
                     warn!(code, reason = %reason, file = %entry.file, "quarantined");
-                    if plan.libraries.is_empty() {
-                        Step::Done(Outcome::Quarantined { reason })
+                    let outcome = if plan.libraries.is_empty() {
+                        Outcome::Quarantined { reason }
                     } else {
-                        Step::Done(Outcome::Delivered {
+                        Outcome::Delivered {
                             libraries: plan.libraries,
-                        })
-                    }
+                        }
+                    };
+                    Step::Done(outcome, about)
                 }
                 Err(e) => Step::Retry(format!("quarantine: {e}")),
             }
         })
         .collect()
+}
+
+/// The message's identity for the ledger: from its parsed headers, or (when
+/// it was not parsed: refused by routing, or unparsable) from a parse made
+/// only for this, falling back to the envelope sender.
+fn about(m: &Received, parsed: Option<&ParsedMessage>) -> MessageAbout {
+    let reparsed;
+    let headers = match parsed {
+        Some(p) => Some(&p.headers),
+        None => {
+            reparsed = std::panic::catch_unwind(|| parse_message(m.message()));
+            match &reparsed {
+                Ok(Ok(p)) => Some(&p.headers),
+                _ => None,
+            }
+        }
+    };
+    let sender = headers
+        .and_then(|h| h.from_address.as_deref())
+        .unwrap_or(&m.envelope.sender);
+    MessageAbout::new(
+        headers.and_then(|h| h.message_id.as_deref()),
+        sender,
+        headers.and_then(|h| h.subject.as_deref()).unwrap_or(""),
+    )
 }
 
 /// Route and parse one message; decide what to quarantine.

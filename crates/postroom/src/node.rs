@@ -223,6 +223,7 @@ async fn apply_config_file(farm: &Farm, loaded: &Loaded) -> anyhow::Result<()> {
         let change = Command::SetConfig {
             config: file_config.clone(),
             by: by.clone(),
+            expected_version: None,
         };
         match farm.propose(change).await {
             Ok(Response::ConfigSet { version, changed }) => {

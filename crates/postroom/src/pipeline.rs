@@ -371,13 +371,14 @@ impl Pipeline {
         let mut done = Vec::new();
         for (((path, key), step), token) in sources.into_iter().zip(steps).zip(tokens) {
             match step {
-                Step::Done(outcome) => {
+                Step::Done(outcome, about) => {
                     self.lock_attempts().remove(&key);
                     done.push((path, matches!(outcome, Outcome::Delivered { .. })));
                     items.push(Finished {
                         key,
                         token,
                         outcome,
+                        about: Some(about),
                     });
                 }
                 Step::Retry(why) => {

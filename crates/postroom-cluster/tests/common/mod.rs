@@ -36,6 +36,7 @@ pub fn set_config() -> Command {
     Command::SetConfig {
         config: ConfigFile::embedded_defaults().farm_config(),
         by: "test".to_string(),
+        expected_version: None,
     }
 }
 
@@ -72,6 +73,7 @@ pub async fn finish(farm: &Farm, key: MessageKey, token: FencingToken) -> Respon
         key,
         token,
         outcome: delivered(),
+        about: None,
     }];
     farm.propose(Command::Finish { items }).await.unwrap()
 }

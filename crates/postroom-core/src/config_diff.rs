@@ -1,0 +1,117 @@
+//! What changed between two farm configurations, one line per setting, in
+//! the config file's vocabulary: `farm.max_message_size: "50MB" → "20MB"`,
+//! `library "docs": added`, `library "docs": save_original: false → true`.
+//! The config history records these lines, and `postroom apply` shows them
+//! before it applies a file.
+
+use std::collections::BTreeMap;
+
+use crate::config::{FarmConfig, LibrarySettings};
+
+/// The settings that differ between `old` and `new`, farm settings first,
+/// then the drop folder, then libraries by alias. Empty when they are equal.
+pub fn config_diff(old: &FarmConfig, new: &FarmConfig) -> Vec<String> {
+    let mut lines = Vec::new();
+    table_diff("farm", &flatten(&old.farm), &flatten(&new.farm), &mut lines);
+    table_diff(
+        "drop_folder",
+        &flatten(&old.drop_folder),
+        &flatten(&new.drop_folder),
+        &mut lines,
+    );
+    let by_alias = |libs: &[LibrarySettings]| -> BTreeMap<String, BTreeMap<String, String>> {
+        libs.iter()
+            .map(|l| (l.alias.to_ascii_lowercase(), flatten(l)))
+            .collect()
+    };
+    let (old_libs, new_libs) = (by_alias(&old.libraries), by_alias(&new.libraries));
+    for (alias, fields) in &old_libs {
+        if !new_libs.contains_key(alias) {
+            let name = fields.get("name").map_or("", String::as_str);
+            lines.push(format!("library {alias:?}: removed (name {name})"));
+        }
+    }
+    for (alias, fields) in &new_libs {
+        match old_libs.get(alias) {
+            None => {
+                let name = fields.get("name").map_or("", String::as_str);
+                lines.push(format!("library {alias:?}: added (name {name})"));
+            }
+            Some(before) => table_diff(&format!("library {alias:?}:"), before, fields, &mut lines),
+        }
+    }
+    lines
+}
+
+fn table_diff(
+    prefix: &str,
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+    lines: &mut Vec<String>,
+) {
+    let separator = if prefix.ends_with(':') { " " } else { "." };
+    let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    for key in keys {
+        let (before, after) = (old.get(key), new.get(key));
+        if before != after {
+            let show = |v: Option<&String>| v.map_or("(unset)".to_string(), Clone::clone);
+            lines.push(format!(
+                "{prefix}{separator}{key}: {} → {}",
+                show(before),
+                show(after)
+            ));
+        }
+    }
+}
+
+/// A settings table as `key → value in TOML syntax`; a value that cannot be
+/// rendered (none of ours) is shown as its debug form.
+fn flatten<T: serde::Serialize + std::fmt::Debug>(settings: &T) -> BTreeMap<String, String> {
+    match toml::Value::try_from(settings) {
+        Ok(toml::Value::Table(table)) => {
+            table.into_iter().map(|(k, v)| (k, v.to_string())).collect()
+        }
+        _ => BTreeMap::from([(String::new(), format!("{settings:?}"))]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::LibrarySettings;
+    use crate::units::ByteSize;
+
+    #[test]
+    fn equal_configs_have_no_diff() {
+        let c = FarmConfig::default();
+        assert!(config_diff(&c, &c).is_empty());
+    }
+
+    #[test]
+    fn changes_are_named_by_their_config_key() {
+        let old = FarmConfig {
+            libraries: vec![
+                LibrarySettings::document_library("Docs", "docs"),
+                LibrarySettings::document_library("Old", "old"),
+            ],
+            ..FarmConfig::default()
+        };
+        let mut new = old.clone();
+        new.farm.max_message_size = ByteSize(20 * 1024 * 1024);
+        new.farm.display_address = Some("localhost".into());
+        new.libraries.retain(|l| l.alias != "old");
+        new.libraries[0].save_original = true;
+        new.libraries
+            .push(LibrarySettings::document_library("Invoices", "invoices"));
+        assert_eq!(
+            config_diff(&old, &new),
+            vec![
+                "farm.display_address: (unset) → \"localhost\"",
+                "farm.max_message_size: \"50MB\" → \"20MB\"",
+                "library \"old\": removed (name \"Old\")",
+                "library \"docs\": save_original: false → true",
+                "library \"invoices\": added (name \"Invoices\")",
+            ]
+        );
+    }
+}
