@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use postroom_core::units::millis;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Status};
 
 use crate::error::{chain, ApiError};
 use crate::proto::cluster_admin_client::ClusterAdminClient;
@@ -38,9 +41,46 @@ fn endpoint_uri(server: &str) -> Result<String, ApiError> {
     Ok(format!("http://{trimmed}"))
 }
 
-/// Connect to the admin service of `server` (`host:port` or
-/// `http://host:port`), waiting at most 3 s.
-pub async fn connect(server: &str) -> Result<ClusterAdminClient<Channel>, ApiError> {
+/// What a client presents to a node: the bearer token of its admin API.
+#[derive(Clone, Debug, Default)]
+pub struct Credentials {
+    /// Sent as `authorization: Bearer <token>` on every call.
+    pub token: Option<String>,
+}
+
+/// Adds the bearer token, if any, to every call.
+#[derive(Clone, Debug)]
+pub struct AddBearer(Option<MetadataValue<Ascii>>);
+
+impl tonic::service::Interceptor for AddBearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A connection to a node that sends the credentials with every call; every
+/// generated admin client (`XClient::new(channel)`) runs over it.
+pub type AdminChannel = InterceptedService<Channel, AddBearer>;
+
+/// Connect to the admin services of `server` (`host:port` or
+/// `http://host:port`) with `credentials`, waiting at most 3 s.
+pub async fn connect_channel(
+    server: &str,
+    credentials: &Credentials,
+) -> Result<AdminChannel, ApiError> {
+    let bearer = match &credentials.token {
+        None => None,
+        Some(token) => Some(format!("Bearer {}", token.trim()).parse().map_err(|_| {
+            ApiError::InvalidToken {
+                detail: "it contains characters not allowed in an HTTP header".to_string(),
+            }
+        })?),
+    };
     let endpoint = Endpoint::from_shared(endpoint_uri(server)?)
         .map_err(|e| ApiError::InvalidServer {
             server: server.to_string(),
@@ -56,14 +96,27 @@ pub async fn connect(server: &str) -> Result<ClusterAdminClient<Channel>, ApiErr
             server: server.to_string(),
             detail: chain(&e),
         }),
-        Ok(Ok(channel)) => Ok(ClusterAdminClient::new(channel)),
+        Ok(Ok(channel)) => Ok(InterceptedService::new(channel, AddBearer(bearer))),
     }
 }
 
+/// Connect to the cluster-admin service of `server` (see [`connect_channel`]).
+pub async fn connect(
+    server: &str,
+    credentials: &Credentials,
+) -> Result<ClusterAdminClient<AdminChannel>, ApiError> {
+    Ok(ClusterAdminClient::new(
+        connect_channel(server, credentials).await?,
+    ))
+}
+
 /// One node's status, connecting included, within [`CALL_TIMEOUT`].
-pub(crate) async fn status_of(server: &str) -> Result<NodeStatus, ApiError> {
+pub(crate) async fn status_of(
+    server: &str,
+    credentials: &Credentials,
+) -> Result<NodeStatus, ApiError> {
     let ask = async {
-        let mut client = connect(server).await?;
+        let mut client = connect(server, credentials).await?;
         client
             .status(StatusRequest {})
             .await
@@ -98,17 +151,21 @@ pub(crate) fn unreachable(member: &Member, why: &str) -> NodeStatus {
 /// member); a member that does not answer gets role `unreachable`, its
 /// address, and the error as its not-ready reason. Fails only when
 /// `server` itself does not answer.
-pub async fn farm_status(server: &str) -> Result<Vec<NodeStatus>, ApiError> {
-    let first = status_of(server).await?;
+pub async fn farm_status(
+    server: &str,
+    credentials: &Credentials,
+) -> Result<Vec<NodeStatus>, ApiError> {
+    let first = status_of(server, credentials).await?;
     let asks: Vec<_> = first
         .members
         .iter()
         .filter(|m| m.node_id != first.node_id)
         .map(|m| {
             let address = m.address.clone();
+            let credentials = credentials.clone();
             (
                 m.clone(),
-                tokio::spawn(async move { status_of(&address).await }),
+                tokio::spawn(async move { status_of(&address, &credentials).await }),
             )
         })
         .collect();
@@ -128,10 +185,11 @@ pub async fn farm_status(server: &str) -> Result<Vec<NodeStatus>, ApiError> {
 /// once the node caught up and votes, which can take a while.
 pub async fn add_member(
     server: &str,
+    credentials: &Credentials,
     node_id: u64,
     address: &str,
 ) -> Result<MembershipReply, ApiError> {
-    let mut client = connect(server).await?;
+    let mut client = connect(server, credentials).await?;
     client
         .add_member(AddMemberRequest {
             node_id,
@@ -144,8 +202,12 @@ pub async fn add_member(
 
 /// The farm configuration as `server` reads it: linearizably, or its own
 /// applied state when `local`.
-pub async fn farm_config(server: &str, local: bool) -> Result<ConfigReply, ApiError> {
-    let mut client = connect(server).await?;
+pub async fn farm_config(
+    server: &str,
+    credentials: &Credentials,
+    local: bool,
+) -> Result<ConfigReply, ApiError> {
+    let mut client = connect(server, credentials).await?;
     client
         .get_config(GetConfigRequest { local })
         .await
@@ -154,8 +216,12 @@ pub async fn farm_config(server: &str, local: bool) -> Result<ConfigReply, ApiEr
 }
 
 /// Remove node `node_id` from the farm through `server` (any member).
-pub async fn remove_member(server: &str, node_id: u64) -> Result<MembershipReply, ApiError> {
-    let mut client = connect(server).await?;
+pub async fn remove_member(
+    server: &str,
+    credentials: &Credentials,
+    node_id: u64,
+) -> Result<MembershipReply, ApiError> {
+    let mut client = connect(server, credentials).await?;
     client
         .remove_member(RemoveMemberRequest { node_id })
         .await
@@ -195,13 +261,14 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         drop(listener);
-        let e = connect(&addr).await.unwrap_err();
+        let none = Credentials::default();
+        let e = connect(&addr, &none).await.unwrap_err();
         let text = e.to_string();
         assert!(
             text.starts_with(&format!("cannot connect to {addr}: ")),
             "{text}"
         );
-        let e = farm_status(&addr).await.unwrap_err();
+        let e = farm_status(&addr, &none).await.unwrap_err();
         assert!(e.to_string().contains(&addr), "{e}");
     }
 

@@ -12,6 +12,10 @@ pub enum ApiError {
     #[error("invalid server address {server:?}: {detail}")]
     InvalidServer { server: String, detail: String },
 
+    /// The token cannot be sent.
+    #[error("invalid token: {detail}")]
+    InvalidToken { detail: String },
+
     /// No connection could be made.
     #[error("cannot connect to {server}: {detail}")]
     Connect { server: String, detail: String },

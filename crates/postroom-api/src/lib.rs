@@ -23,7 +23,10 @@ pub mod proto {
     tonic::include_proto!("postroom.admin.v1");
 }
 
-pub use client::{add_member, connect, farm_config, farm_status, remove_member, CALL_TIMEOUT};
+pub use client::{
+    add_member, connect, connect_channel, farm_config, farm_status, remove_member, AdminChannel,
+    Credentials, CALL_TIMEOUT,
+};
 pub use config::config_toml;
 pub use error::{status_from, ApiError};
 pub use format::{membership_json, membership_table, status_json, status_table};

@@ -10,7 +10,7 @@ use postroom_cluster::{Farm, FarmStatus, MembershipChange};
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
-use crate::client::status_of;
+use crate::client::{status_of, Credentials};
 use crate::config::get_config;
 use crate::error::status_from;
 use crate::join::join_problem;
@@ -37,6 +37,8 @@ const CHANGE_POLL: Duration = Duration::from_millis(20);
 pub struct ClusterAdminService {
     farm: Farm,
     probe: Arc<dyn NodeProbe>,
+    /// What this node presents when it calls another node (join checks).
+    peer_credentials: Credentials,
 }
 
 /// The tonic service to mount next to the Raft service. `Status` evaluates
@@ -44,8 +46,13 @@ pub struct ClusterAdminService {
 pub fn cluster_admin_service(
     farm: Farm,
     probe: Arc<dyn NodeProbe>,
+    peer_credentials: Credentials,
 ) -> ClusterAdminServer<ClusterAdminService> {
-    ClusterAdminServer::new(ClusterAdminService { farm, probe })
+    ClusterAdminServer::new(ClusterAdminService {
+        farm,
+        probe,
+        peer_credentials,
+    })
 }
 
 /// Every member with its address, voter flag and (on the leader) matched index.
@@ -180,7 +187,9 @@ impl ClusterAdmin for ClusterAdminService {
         // Adding a node again at the same address is a no-op; anything else is checked first.
         if status.members.get(&id) != Some(&address) {
             let config = self.farm.read(|s| s.config().cloned());
-            let target = status_of(&address).await.map_err(|e| e.to_string());
+            let target = status_of(&address, &self.peer_credentials)
+                .await
+                .map_err(|e| e.to_string());
             if let Some(problem) = join_problem(
                 id,
                 &address,

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use postroom_api::proto::{AddMemberRequest, RemoveMemberRequest, StatusRequest};
 use postroom_api::{
     add_member, cluster_admin_service, connect, farm_status, remove_member, serve_http,
-    spawn_readiness_monitor, status_table, NodeProbe, NodeReport, Readiness,
+    spawn_readiness_monitor, status_table, Credentials, NodeProbe, NodeReport, Readiness,
 };
 use postroom_cluster::{Farm, FarmOptions, MembershipChange};
 use postroom_core::cluster::Formation;
@@ -103,7 +103,11 @@ async fn start(id: u64, dir: &Path, formation: Formation) -> Node {
     let server = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(farm.raft_service())
-        .add_service(cluster_admin_service(farm.clone(), dyn_probe))
+        .add_service(cluster_admin_service(
+            farm.clone(),
+            dyn_probe,
+            Credentials::default(),
+        ))
         .serve_with_incoming_shutdown(
             TcpListenerStream::new(listener),
             shutdown.clone().cancelled_owned(),
@@ -230,7 +234,7 @@ async fn admin_service_reports_adds_and_removes_members() {
         .unwrap();
 
     // A farm of one: the leader's own view.
-    let mut c1 = connect(&n1.addr).await.unwrap();
+    let mut c1 = connect(&n1.addr, &Credentials::default()).await.unwrap();
     let s1 = c1.status(StatusRequest {}).await.unwrap().into_inner();
     assert_eq!(
         (s1.node_id, s1.role.as_str(), s1.leader),
@@ -251,7 +255,7 @@ async fn admin_service_reports_adds_and_removes_members() {
     assert!(s1.last_applied_index.is_some());
 
     // A node waiting to be added is not ready, and says why.
-    let s2 = connect(&n2.addr)
+    let s2 = connect(&n2.addr, &Credentials::default())
         .await
         .unwrap()
         .status(StatusRequest {})
@@ -273,7 +277,9 @@ async fn admin_service_reports_adds_and_removes_members() {
     );
     assert_eq!(http(&n2.http, "GET", "/readyz").await.0, 503);
     // ... and refuses membership changes at once: it knows no leader.
-    let pristine = add_member(&n2.addr, 2, &n2.addr).await.unwrap_err();
+    let pristine = add_member(&n2.addr, &Credentials::default(), 2, &n2.addr)
+        .await
+        .unwrap_err();
     let text = pristine.to_string();
     assert!(
         text.contains("FailedPrecondition") && text.contains("node 2 is not in a farm yet"),
@@ -309,7 +315,9 @@ async fn admin_service_reports_adds_and_removes_members() {
     assert_eq!(zero.code(), Code::InvalidArgument);
 
     // Add node 2; the reply already shows it as a voter.
-    let reply = add_member(&n1.addr, 2, &n2.addr).await.unwrap();
+    let reply = add_member(&n1.addr, &Credentials::default(), 2, &n2.addr)
+        .await
+        .unwrap();
     let members: Vec<(u64, &str, bool)> = reply
         .members
         .iter()
@@ -320,7 +328,7 @@ async fn admin_service_reports_adds_and_removes_members() {
         [(1, n1.addr.as_str(), true), (2, n2.addr.as_str(), true)]
     );
     ready(&n2).await;
-    let s2 = connect(&n2.addr)
+    let s2 = connect(&n2.addr, &Credentials::default())
         .await
         .unwrap()
         .status(StatusRequest {})
@@ -336,7 +344,9 @@ async fn admin_service_reports_adds_and_removes_members() {
     // The whole farm, asked through the follower (once the leader has heard
     // from its new quorum: until then it is briefly not ready).
     ready(&n1).await;
-    let farm = farm_status(&n2.addr).await.unwrap();
+    let farm = farm_status(&n2.addr, &Credentials::default())
+        .await
+        .unwrap();
     let view: Vec<(u64, &str, &str)> = farm
         .iter()
         .map(|s| (s.node_id, s.role.as_str(), s.address.as_str()))
@@ -397,7 +407,9 @@ async fn admin_service_reports_adds_and_removes_members() {
     assert_eq!(http(&n1.http, "POST", "/healthz").await.0, 404);
 
     // Remove node 2, through the leader; the farm's only voter stays.
-    let reply = remove_member(&n1.addr, 2).await.unwrap();
+    let reply = remove_member(&n1.addr, &Credentials::default(), 2)
+        .await
+        .unwrap();
     let ids: Vec<u64> = reply.members.iter().map(|m| m.node_id).collect();
     assert_eq!(ids, [1]);
     let only = c1
@@ -428,7 +440,9 @@ async fn a_member_that_does_not_answer_is_shown_unreachable() {
 
     let gone = n2.addr.clone();
     stop(n2).await;
-    let farm = farm_status(&n1.addr).await.unwrap();
+    let farm = farm_status(&n1.addr, &Credentials::default())
+        .await
+        .unwrap();
     let view: BTreeMap<u64, (&str, &str, bool)> = farm
         .iter()
         .map(|s| (s.node_id, (s.role.as_str(), s.address.as_str(), s.ready)))

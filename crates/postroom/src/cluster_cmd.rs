@@ -6,15 +6,9 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 
-/// Which node to ask.
-#[derive(Args, Clone)]
-pub struct ServerArgs {
-    /// `host:port` (or `http://host:port`) of any node's gRPC endpoint (its `cluster.listen`).
-    #[arg(long, env = "POSTROOM_SERVER", default_value = "127.0.0.1:7700")]
-    server: String,
-}
+use crate::admin_args::{exit_found, runtime, ServerArgs};
 
 #[derive(Subcommand)]
 pub enum ClusterCmd {
@@ -86,12 +80,6 @@ pub enum FarmCmd {
     },
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
-}
-
 /// Run one `cluster` command on a small runtime of its own.
 pub fn run(cmd: ClusterCmd) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(run_async(cmd))
@@ -105,7 +93,11 @@ pub fn run_farm(cmd: FarmCmd) -> anyhow::Result<ExitCode> {
         json,
     } = cmd;
     let reply = runtime()?
-        .block_on(postroom_api::farm_config(&server.server, local))
+        .block_on(postroom_api::farm_config(
+            &server.server,
+            &server.credentials()?,
+            local,
+        ))
         .context("reading the farm configuration")?;
     if json {
         let value = serde_json::json!({
@@ -134,7 +126,7 @@ pub fn run_farm(cmd: FarmCmd) -> anyhow::Result<ExitCode> {
 async fn run_async(cmd: ClusterCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         ClusterCmd::Status { server, json } => {
-            let nodes = postroom_api::farm_status(&server.server).await?;
+            let nodes = postroom_api::farm_status(&server.server, &server.credentials()?).await?;
             if json {
                 println!(
                     "{}",
@@ -143,11 +135,7 @@ async fn run_async(cmd: ClusterCmd) -> anyhow::Result<ExitCode> {
             } else {
                 print!("{}", postroom_api::status_table(&nodes));
             }
-            Ok(if nodes.iter().all(|n| n.ready) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(exit_found(nodes.iter().all(|n| n.ready)))
         }
         ClusterCmd::Join {
             server,
@@ -155,9 +143,10 @@ async fn run_async(cmd: ClusterCmd) -> anyhow::Result<ExitCode> {
             address,
             json,
         } => {
-            let reply = postroom_api::add_member(&server.server, node_id, &address)
-                .await
-                .with_context(|| format!("adding node {node_id} at {address}"))?;
+            let reply =
+                postroom_api::add_member(&server.server, &server.credentials()?, node_id, &address)
+                    .await
+                    .with_context(|| format!("adding node {node_id} at {address}"))?;
             eprintln!("node {node_id} at {address} is a member");
             print_membership(json, &reply)?;
             Ok(ExitCode::SUCCESS)
@@ -167,9 +156,10 @@ async fn run_async(cmd: ClusterCmd) -> anyhow::Result<ExitCode> {
             node_id,
             json,
         } => {
-            let reply = postroom_api::remove_member(&server.server, node_id)
-                .await
-                .with_context(|| format!("removing node {node_id}"))?;
+            let reply =
+                postroom_api::remove_member(&server.server, &server.credentials()?, node_id)
+                    .await
+                    .with_context(|| format!("removing node {node_id}"))?;
             eprintln!("node {node_id} is no longer a member");
             print_membership(json, &reply)?;
             Ok(ExitCode::SUCCESS)

@@ -4,6 +4,7 @@
 //! farm's status and changes its membership, and `farm show` prints the
 //! replicated configuration, over a node's admin gRPC (`cluster_cmd.rs`).
 
+mod admin_args;
 mod cluster_cmd;
 mod counters;
 mod filing;

@@ -86,6 +86,7 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
             .add_service(postroom_api::cluster_admin_service(
                 (*farm).clone(),
                 facts.clone(),
+                postroom_api::Credentials::default(),
             ))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),

@@ -1,0 +1,70 @@
+//! What every admin command shares: which node to ask and with which
+//! credentials (`--server`, `--token`, `--token-file`, or their
+//! `POSTROOM_*` variables), the small runtime it runs on, and the exit codes
+//! scripts can rely on.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use postroom_api::Credentials;
+
+/// Exit status of a command that worked but found something wrong (a member
+/// not ready, a diff in `apply --dry-run`), distinct from 2 = error.
+pub const EXIT_FOUND: u8 = 1;
+
+/// Which node to ask, and how to prove who we are.
+#[derive(Args, Clone, Debug)]
+pub struct ServerArgs {
+    /// `host:port` (or `http://host:port`) of any node's gRPC endpoint (its `cluster.listen`).
+    #[arg(long, env = "POSTROOM_SERVER", default_value = "127.0.0.1:7700")]
+    pub server: String,
+    /// The admin API's bearer token (`admin.token` of the nodes).
+    #[arg(
+        long,
+        env = "POSTROOM_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "token_file"
+    )]
+    pub token: Option<String>,
+    /// A file holding the bearer token (e.g. a mounted Kubernetes secret).
+    #[arg(long, env = "POSTROOM_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+impl ServerArgs {
+    /// The credentials to present: the token given, or read from its file.
+    pub fn credentials(&self) -> anyhow::Result<Credentials> {
+        let token = match (&self.token, &self.token_file) {
+            (Some(token), _) => Some(token.clone()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("--token-file {}: cannot read it", path.display()))?;
+                let token = text.trim().to_string();
+                if token.is_empty() {
+                    bail!("--token-file {}: the file is empty", path.display());
+                }
+                Some(token)
+            }
+            (None, None) => None,
+        };
+        Ok(Credentials { token })
+    }
+}
+
+/// A small single-threaded runtime for one command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Exit status 0, or [`EXIT_FOUND`] when `ok` is false.
+pub fn exit_found(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FOUND)
+    }
+}
