@@ -218,7 +218,7 @@ async fn admin_service_reports_adds_and_removes_members() {
 
     n1.farm
         .propose(Command::SetConfig {
-            config: shared_config(),
+            config: Box::new(shared_config()),
             by: "test".to_string(),
             expected_version: None,
         })

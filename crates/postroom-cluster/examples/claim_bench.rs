@@ -166,7 +166,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let config = Command::SetConfig {
-        config: ConfigFile::embedded_defaults().farm_config(),
+        config: Box::new(ConfigFile::embedded_defaults().farm_config()),
         by: "claim_bench".to_string(),
         expected_version: None,
     };

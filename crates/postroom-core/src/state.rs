@@ -48,7 +48,7 @@ pub enum Command {
     /// `expected_version`, only if the current version is that one
     /// (compare-and-set: a late or concurrent write cannot undo a newer one).
     SetConfig {
-        config: FarmConfig,
+        config: Box<FarmConfig>,
         by: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         expected_version: Option<u64>,

@@ -19,7 +19,7 @@ fn at(ms: u64, command: Command) -> Proposal {
 
 fn set(config: &FarmConfig, expected_version: Option<u64>) -> Command {
     Command::SetConfig {
-        config: config.clone(),
+        config: Box::new(config.clone()),
         by: "alice via node 1".into(),
         expected_version,
     }

@@ -196,7 +196,7 @@ fn ledger_and_lapsed_leases_expire_after_retention() {
     s.apply(&at(
         0,
         Command::SetConfig {
-            config: cfg,
+            config: Box::new(cfg),
             by: "test".into(),
             expected_version: None,
         },
@@ -231,7 +231,7 @@ fn config_versions_only_on_change_and_invalid_is_refused() {
     cfg.libraries
         .push(LibrarySettings::document_library("Docs", "docs"));
     let set = |c: &FarmConfig| Command::SetConfig {
-        config: c.clone(),
+        config: Box::new(c.clone()),
         by: "file".into(),
         expected_version: None,
     };
@@ -275,7 +275,7 @@ fn snapshot_round_trip_keeps_behaviour() {
     s.apply(&at(
         0,
         Command::SetConfig {
-            config: cfg,
+            config: Box::new(cfg),
             by: "t".into(),
             expected_version: None,
         },

@@ -222,7 +222,7 @@ async fn apply_config_file(farm: &Farm, loaded: &Loaded) -> anyhow::Result<()> {
     let mut last_said = started;
     loop {
         let change = Command::SetConfig {
-            config: file_config.clone(),
+            config: Box::new(file_config.clone()),
             by: by.clone(),
             expected_version: None,
         };

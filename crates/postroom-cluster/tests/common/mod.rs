@@ -34,7 +34,7 @@ pub fn key(n: u64) -> MessageKey {
 
 pub fn set_config() -> Command {
     Command::SetConfig {
-        config: ConfigFile::embedded_defaults().farm_config(),
+        config: Box::new(ConfigFile::embedded_defaults().farm_config()),
         by: "test".to_string(),
         expected_version: None,
     }
