@@ -93,6 +93,8 @@ incoming_domains = ["{domain}"]
 path = "{drop}"
 poll_interval = "{poll}"
 stable_after = "{stable}"
+[quarantine]
+path = "{quarantine}"
 [[library]]
 name = "Shared Documents"
 alias = "{alias}"
@@ -121,6 +123,7 @@ class Farm:
                 f.write(CONFIG.format(
                     data=self.data(i), i=i, port=self.port, peers=peers, cluster=cluster, http=self.http,
                     level=level, domain=DOMAIN, farm=farm, drop=self.drop, alias=ALIAS, library=self.library,
+                    quarantine=os.path.join(os.path.dirname(self.drop), "quarantine"),
                     poll=POLL[0], stable=POLL[1]))
         self.procs: dict[int, subprocess.Popen] = {}
         self.logs: dict[int, str] = {}

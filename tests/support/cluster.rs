@@ -1,7 +1,7 @@
 //! Multi-node harness: a static farm of real `postroom` processes, node `i`
 //! listening on 127.0.0.(i+1) (gRPC, SMTP and HTTP each on one port that is
 //! free on every address, so a restarted node is where clients left it), all watching one shared drop folder and filing into shared
-//! library folders, each with its own data dir (Raft log, quarantine). Faults
+//! library folders and quarantine, each with its own data dir (Raft log). Faults
 //! are real: SIGKILL, SIGSTOP/SIGCONT, SIGTERM, and network cuts with
 //! iptables rules on the loopback interface in a chain of the test's own.
 
@@ -112,6 +112,8 @@ hostname = "node{i}.test"
 path = "{drop}"
 poll_interval = "300ms"
 stable_after = "100ms"
+[quarantine]
+path = "{quarantine}"
 [[library]]
 name = "Shared Documents"
 alias = "{ALIAS}"
@@ -121,6 +123,7 @@ path = "{library}"
                 ip = node_ip(i),
                 drop = dir.path().join("drop").display(),
                 library = dir.path().join("library").display(),
+                quarantine = dir.path().join("quarantine").display(),
             );
             std::fs::write(dir.path().join(format!("node{i}.toml")), text).unwrap();
         }

@@ -21,6 +21,10 @@ mod service;
 #[allow(clippy::all, missing_docs)]
 pub mod proto {
     tonic::include_proto!("postroom.admin.v1");
+
+    /// The encoded descriptors of every admin service, for gRPC reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/admin_descriptor.bin"));
 }
 
 pub use client::{

@@ -33,6 +33,8 @@ pub struct ConfigFile {
     #[serde(default)]
     pub drop_folder: DropFolderSettings,
     #[serde(default)]
+    pub quarantine: QuarantineSettings,
+    #[serde(default)]
     pub smtp: SmtpSettings,
     #[serde(default, rename = "library")]
     pub libraries: Vec<LibrarySettings>,
@@ -51,6 +53,7 @@ impl Default for ConfigFile {
             log: LogSettings::default(),
             farm: FarmSettings::default(),
             drop_folder: DropFolderSettings::default(),
+            quarantine: QuarantineSettings::default(),
             smtp: SmtpSettings::default(),
             libraries: Vec::new(),
         }
@@ -73,6 +76,7 @@ impl ConfigFile {
         FarmConfig {
             farm: self.farm.clone(),
             drop_folder: self.drop_folder.clone(),
+            quarantine: self.quarantine.clone(),
             libraries: self.libraries.clone(),
         }
     }
@@ -128,6 +132,8 @@ pub enum LogFormat {
 pub struct FarmConfig {
     pub farm: FarmSettings,
     pub drop_folder: DropFolderSettings,
+    #[serde(default)]
+    pub quarantine: QuarantineSettings,
     pub libraries: Vec<LibrarySettings>,
 }
 
@@ -142,6 +148,9 @@ impl FarmConfig {
         let mut problems = Vec::new();
         if local(&self.drop_folder.path) {
             problems.push("drop_folder.path: must be an absolute path on storage every node shares when the farm has several nodes".to_string());
+        }
+        if local(&self.quarantine.path) {
+            problems.push("quarantine.path: must be an absolute path on storage every node shares when the farm has several nodes".to_string());
         }
         for lib in self.libraries.iter().filter(|lib| local(&lib.path)) {
             problems.push(format!(
@@ -224,6 +233,15 @@ impl FarmConfig {
         if drop.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
             problems.push("drop_folder.path: must not be empty".to_string());
         }
+        if let Some(q) = &self.quarantine.path {
+            if q.as_os_str().is_empty() {
+                problems.push("quarantine.path: must not be empty".to_string());
+            } else if drop.path.as_ref() == Some(q) {
+                problems.push(format!(
+                    "quarantine.path: {q:?} is the drop folder; quarantined mail would be filed again"
+                ));
+            }
+        }
         problems.extend(library_problems(&self.libraries));
         problems
     }
@@ -280,6 +298,9 @@ fn finish(problems: Vec<String>) -> Result<(), CoreError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FarmSettings {
+    /// Incoming e-mail on or off. Off: SMTP answers recipients `450 4.3.2`
+    /// (senders retry later) and drop files wait in the drop folder.
+    pub incoming_enabled: bool,
     /// The SMTP domains the farm accepts (the first is the default display address).
     pub incoming_domains: Vec<String>,
     /// The domain shown in library addresses (`alias@display_address`); one of incoming_domains.
@@ -301,6 +322,7 @@ pub struct FarmSettings {
 impl Default for FarmSettings {
     fn default() -> Self {
         FarmSettings {
+            incoming_enabled: true,
             incoming_domains: vec!["localhost".to_string()],
             display_address: None,
             ledger_retention: HumanDuration::from_secs(7 * 86_400),
@@ -338,6 +360,26 @@ impl DropFolderSettings {
     /// The folder this node watches, given its data dir.
     pub fn resolved_path(&self, data_dir: &Path) -> PathBuf {
         self.path.clone().unwrap_or_else(|| data_dir.join("drop"))
+    }
+}
+
+/// Where messages that cannot be filed are kept, each with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuarantineSettings {
+    /// The folder; `<data_dir>/quarantine` when unset. A farm of several
+    /// nodes needs an absolute path on shared storage, so that any node can
+    /// list, show and replay what another quarantined.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+impl QuarantineSettings {
+    /// The quarantine folder of this node, given its data dir.
+    pub fn resolved_path(&self, data_dir: &Path) -> PathBuf {
+        self.path
+            .clone()
+            .unwrap_or_else(|| data_dir.join("quarantine"))
     }
 }
 

@@ -121,6 +121,9 @@ pub enum RcptDecision {
     Relay,
     /// In our domains, but no enabled library has the alias: `550 5.1.1` with this reason.
     Unknown { reason: String },
+    /// The farm does not take mail now (incoming e-mail turned off):
+    /// `450 4.3.2` with this reason, so the sender keeps it and retries.
+    Paused { reason: String },
 }
 
 /// Decides recipients at `RCPT` time (the farm's routing; pure).

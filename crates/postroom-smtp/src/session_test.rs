@@ -134,6 +134,21 @@ fn pipelined_transaction_in_one_piece_and_byte_by_byte() {
 }
 
 #[test]
+fn a_paused_farm_refuses_recipients_for_now_so_the_sender_retries() {
+    let r = run_both(
+        b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<paused@farm.test>\r\nDATA\r\nQUIT\r\n",
+    );
+    assert_eq!(
+        &r.replies()[2..4],
+        [
+            "450 4.3.2 incoming e-mail is turned off",
+            "554 5.5.1 no valid recipients",
+        ]
+    );
+    assert!(r.envelopes().is_empty());
+}
+
+#[test]
 fn recipients_are_decided_one_by_one() {
     let r = run_both(
         b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<docs@farm.test>\r\nRCPT TO:<team@FARM.test>\r\n\

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::{Phase, Session};
 use crate::{Action, PeerInfo, RcptDecision, RecipientCheck, SessionConfig, StoreOutcome};
 
-/// Domain `farm.test`: `docs` and `team` accepted, `closed` (and any other alias) unknown; other domains relay.
+/// Domain `farm.test`: `docs` and `team` accepted, `closed` (and any other alias) unknown, `paused` a temporary refusal; other domains relay.
 pub(crate) struct Farm;
 
 impl RecipientCheck for Farm {
@@ -26,6 +26,9 @@ impl RecipientCheck for Farm {
             "docs" | "team" => RcptDecision::Accept,
             "closed" => RcptDecision::Unknown {
                 reason: format!("{address}: library is disabled"),
+            },
+            "paused" => RcptDecision::Paused {
+                reason: "incoming e-mail is turned off".to_string(),
             },
             _ => RcptDecision::Unknown {
                 reason: format!("{address}: no such alias"),

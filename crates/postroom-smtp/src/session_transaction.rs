@@ -176,6 +176,9 @@ impl Session {
             RcptDecision::Unknown { reason } => {
                 self.refuse(address, Reply::new(550, "5.1.1", &reason))
             }
+            RcptDecision::Paused { reason } => {
+                self.refuse(address, Reply::new(450, "4.3.2", &reason))
+            }
         }
     }
 

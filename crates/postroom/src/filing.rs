@@ -4,7 +4,7 @@
 //! filed. Returns each message's outcome for the ledger, or a retry.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use postroom_core::config::{FarmConfig, LibrarySettings};
@@ -280,9 +280,4 @@ fn item_to_file<'a>(ctx: &FilingContext<'_>, m: &'a Received, plan: &'a Plan) ->
         attachments,
         original: m.message(),
     }
-}
-
-/// The quarantine folder of a data dir.
-pub fn quarantine_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("quarantine")
 }

@@ -32,6 +32,9 @@ impl RecipientCheck for ReplicatedPolicy {
             None => RcptDecision::Unknown {
                 reason: "the farm has no configuration yet".into(),
             },
+            Some(config) if !config.farm.incoming_enabled => RcptDecision::Paused {
+                reason: "incoming e-mail is turned off for this farm; try again later".into(),
+            },
             Some(config) => match route_recipient(config, address) {
                 RecipientRoute::Library(_) => RcptDecision::Accept,
                 RecipientRoute::Foreign => RcptDecision::Relay,

@@ -6,8 +6,6 @@ use anyhow::Context;
 use postroom_core::config::ConfigFile;
 use postroom_library::{ItemRecord, Library, Quarantine, QuarantineEntry};
 
-use crate::filing::quarantine_dir;
-
 /// Items filed in the library with this alias.
 pub fn items(config: &ConfigFile, alias: &str) -> anyhow::Result<Vec<ItemRecord>> {
     let Some(settings) = config
@@ -29,7 +27,8 @@ pub fn items(config: &ConfigFile, alias: &str) -> anyhow::Result<Vec<ItemRecord>
 
 /// Messages in quarantine, oldest first.
 pub fn quarantine(config: &ConfigFile) -> anyhow::Result<Vec<QuarantineEntry>> {
-    Ok(Quarantine::open(quarantine_dir(&config.data_dir))?.list()?)
+    let dir = config.quarantine.resolved_path(&config.data_dir);
+    Ok(Quarantine::open(dir)?.list()?)
 }
 
 /// A plain table of items for people.

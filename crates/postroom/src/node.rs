@@ -21,7 +21,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::counters::Counters;
-use crate::filing::quarantine_dir;
 use crate::front_door;
 use crate::pipeline::Pipeline;
 use crate::probe::NodeFacts;
@@ -120,7 +119,11 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     )
     .with_context(|| format!("drop_folder.path {}", drop_path.display()))?;
     facts.drop_folder_started(drop.clone(), drop_path.clone());
-    let quarantine = Arc::new(Quarantine::open(quarantine_dir(data_dir))?);
+    let quarantine_path = farm_config.quarantine.resolved_path(data_dir);
+    let quarantine = Arc::new(
+        Quarantine::open(quarantine_path.clone())
+            .with_context(|| format!("quarantine.path {}", quarantine_path.display()))?,
+    );
     let counters = Arc::new(Counters::default());
     let pipeline = Arc::new(Pipeline::new(
         &cfg.cluster,
