@@ -5,9 +5,55 @@
 use postroom_cluster::ClusterError;
 use tonic::{Code, Status};
 
-/// What can go wrong while talking to a node's admin service.
+/// What can go wrong in the admin API: on the serving side (a request the
+/// farm refuses, mapped to a gRPC status by [`status_of`]) and on the client
+/// side (a bad server address, no connection, no answer, a refused call).
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// A request field is wrong; `field` names it as the request does.
+    #[error("{field}: {detail}")]
+    InvalidArgument { field: String, detail: String },
+
+    /// The resulting farm configuration breaks its rules (each problem names
+    /// its config key and value).
+    #[error("the farm configuration would be invalid: {}", problems.join("; "))]
+    InvalidConfig { problems: Vec<String> },
+
+    /// An alias or name is taken.
+    #[error("{what} is already used by library {holder:?}")]
+    AlreadyExists { what: String, holder: String },
+
+    /// No such library, message or quarantine entry.
+    #[error("{what}")]
+    NotFound { what: String },
+
+    /// A write for a version that is no longer current.
+    #[error(
+        "the farm configuration changed: it is at version {current}, not {expected}; \
+         read it again and retry"
+    )]
+    Conflict { expected: u64, current: u64 },
+
+    /// The change cannot apply to this farm as it is.
+    #[error("{detail}")]
+    FailedPrecondition { detail: String },
+
+    /// This node cannot do it now (starting, stopping).
+    #[error("{detail}")]
+    Unavailable { detail: String },
+
+    /// The farm (Raft) refused or failed.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+
+    /// A file or folder of the farm could not be read or written.
+    #[error("{action} {path}: {detail}")]
+    Storage {
+        action: String,
+        path: String,
+        detail: String,
+    },
+
     /// The server is not `host:port` or `http://host:port`.
     #[error("invalid server address {server:?}: {detail}")]
     InvalidServer { server: String, detail: String },
@@ -43,6 +89,33 @@ impl ApiError {
             message: status.message().to_string(),
         }
     }
+}
+
+impl From<ApiError> for Status {
+    fn from(e: ApiError) -> Status {
+        status_of(&e)
+    }
+}
+
+/// The gRPC status for an admin API error: the one place codes are chosen.
+pub fn status_of(e: &ApiError) -> Status {
+    let code = match e {
+        ApiError::Cluster(inner) => return status_from(inner),
+        ApiError::InvalidArgument { .. }
+        | ApiError::InvalidConfig { .. }
+        | ApiError::InvalidServer { .. }
+        | ApiError::InvalidToken { .. } => Code::InvalidArgument,
+        ApiError::AlreadyExists { .. } => Code::AlreadyExists,
+        ApiError::NotFound { .. } => Code::NotFound,
+        ApiError::Conflict { .. } => Code::Aborted,
+        ApiError::FailedPrecondition { .. } => Code::FailedPrecondition,
+        ApiError::Unavailable { .. } | ApiError::Connect { .. } | ApiError::Timeout { .. } => {
+            Code::Unavailable
+        }
+        ApiError::Call { code, .. } => *code,
+        ApiError::Storage { .. } => Code::Internal,
+    };
+    Status::new(code, e.to_string())
 }
 
 /// The gRPC status for a farm error: UNAVAILABLE when another attempt (or
@@ -182,6 +255,52 @@ mod tests {
             let status = status_from(&e);
             assert_eq!(status.code(), code, "{e}");
             assert_eq!(status.message(), e.to_string());
+        }
+    }
+
+    #[test]
+    fn admin_errors_have_their_codes_and_name_what_is_wrong() {
+        let cases = [
+            (
+                ApiError::InvalidArgument {
+                    field: "library.kind".into(),
+                    detail: "\"wiki\" is not one of document_library".into(),
+                },
+                Code::InvalidArgument,
+                "library.kind: \"wiki\" is not one of document_library",
+            ),
+            (
+                ApiError::AlreadyExists {
+                    what: "alias \"docs\"".into(),
+                    holder: "Shared Documents".into(),
+                },
+                Code::AlreadyExists,
+                "alias \"docs\" is already used by library \"Shared Documents\"",
+            ),
+            (
+                ApiError::Conflict {
+                    expected: 3,
+                    current: 4,
+                },
+                Code::Aborted,
+                "the farm configuration changed: it is at version 4, not 3; read it again and retry",
+            ),
+            (
+                ApiError::NotFound {
+                    what: "no library has the alias \"x\"".into(),
+                },
+                Code::NotFound,
+                "no library has the alias \"x\"",
+            ),
+            (
+                ApiError::Cluster(ClusterError::NoLeader { waited_ms: 10 }),
+                Code::Unavailable,
+                "no leader known after waiting 10 ms",
+            ),
+        ];
+        for (e, code, message) in cases {
+            let status = Status::from(e);
+            assert_eq!((status.code(), status.message()), (code, message));
         }
     }
 

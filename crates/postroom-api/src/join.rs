@@ -88,6 +88,7 @@ mod tests {
     fn shared_config() -> FarmConfig {
         let mut config = ConfigFile::embedded_defaults().farm_config();
         config.drop_folder.path = Some(PathBuf::from("/shared/drop"));
+        config.quarantine.path = Some(PathBuf::from("/shared/quarantine"));
         config.libraries[0].path = Some(PathBuf::from("/shared/documents"));
         config
     }

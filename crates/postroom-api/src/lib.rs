@@ -10,12 +10,16 @@
 
 mod client;
 mod config;
+mod convert;
 mod error;
+mod farm_service;
 mod format;
 mod http;
 mod join;
+mod library_service;
 mod readiness;
 mod service;
+mod write;
 
 /// Generated gRPC code of the cluster-admin service (`postroom.admin.v1`).
 #[allow(clippy::all, missing_docs)]
@@ -31,11 +35,14 @@ pub use client::{
     add_member, connect, connect_channel, farm_config, farm_status, remove_member, AdminChannel,
     Credentials, CALL_TIMEOUT,
 };
-pub use config::config_toml;
-pub use error::{status_from, ApiError};
+pub use config::{config_toml, parse_farm_config};
+pub use error::{status_from, status_of, ApiError};
+pub use farm_service::{farm_admin_service, FarmAdminService};
 pub use format::{membership_json, membership_table, status_json, status_table};
 pub use http::serve_http;
+pub use library_service::{library_admin_service, LibraryAdminService};
 pub use readiness::{
     readiness, spawn_readiness_monitor, NodeProbe, NodeReport, Readiness, QUORUM_ACK_LIMIT_MS,
 };
 pub use service::{cluster_admin_service, ClusterAdminService, ADMIN_SERVICE_NAME};
+pub use write::ACTOR_HEADER;

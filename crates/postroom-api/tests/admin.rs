@@ -481,6 +481,7 @@ async fn a_member_that_does_not_answer_is_shown_unreachable() {
 fn shared_config() -> postroom_core::config::FarmConfig {
     let mut config = ConfigFile::embedded_defaults().farm_config();
     config.drop_folder.path = Some("/srv/shared/drop".into());
+    config.quarantine.path = Some("/srv/shared/quarantine".into());
     config.libraries[0].path = Some("/srv/shared/documents".into());
     config
 }

@@ -29,4 +29,4 @@ mod tests;
 pub use error::LibraryError;
 pub use item::{FileOutcome, FileToWrite, ItemMetadata, ItemRecord, ItemState, ItemToFile};
 pub use quarantine::{Quarantine, QuarantineEntry, QuarantineReason};
-pub use store::Library;
+pub use store::{read_item, read_items, Library};

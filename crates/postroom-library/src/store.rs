@@ -100,58 +100,70 @@ impl Library {
 
     /// All items (done and in progress), sorted by `received`, then key.
     pub fn items(&self) -> Result<Vec<ItemRecord>, LibraryError> {
-        let dir = self.root.join(META_DIR).join(ITEMS_DIR);
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(LibraryError::io("list item records in", &dir, e)),
-        };
-        let mut records = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| LibraryError::io("list item records in", &dir, e))?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if name.starts_with('.') || !name.ends_with(".json") {
-                continue;
-            }
-            let path = dir.join(name);
-            let bytes = match std::fs::read(&path) {
-                Ok(bytes) => bytes,
-                // Gone between listing and reading: not an item any more.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(LibraryError::io("read item record", &path, e)),
-            };
-            let expected = name.trim_end_matches(".json").parse::<MessageKey>().ok();
-            let Some(expected) = expected else {
-                return Err(LibraryError::CorruptRecord {
-                    path,
-                    why: "the file name is not a message key".to_string(),
-                });
-            };
-            records.push(parse_record(&bytes, &path, Some(&expected))?);
-        }
-        // By time received (whatever offset or precision the caller wrote),
-        // then by the text, then by key, so the order is total and stable.
-        records.sort_by_cached_key(|r| {
-            (
-                clock::parse_rfc3339(&r.meta.received),
-                r.meta.received.clone(),
-                r.meta.message_key,
-            )
-        });
-        Ok(records)
+        read_items(&self.root)
     }
 
     /// The item of `key`, if there is one.
     pub fn item(&self, key: &MessageKey) -> Result<Option<ItemRecord>, LibraryError> {
-        let dir = self.root.join(META_DIR).join(ITEMS_DIR);
-        let items = match durable::open_dir_path(&dir) {
-            Ok(fd) => fd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(LibraryError::io("open folder", &dir, e)),
-        };
-        read_record(items.as_fd(), &dir, key)
+        read_item(&self.root, key)
     }
+}
+
+/// The items of the library folder `root` (done and in progress),
+/// sorted by `received`, then key; read only (nothing is created or
+/// cleaned up, unlike [`Library::open`]).
+pub fn read_items(root: &Path) -> Result<Vec<ItemRecord>, LibraryError> {
+    let dir = root.join(META_DIR).join(ITEMS_DIR);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(LibraryError::io("list item records in", &dir, e)),
+    };
+    let mut records = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| LibraryError::io("list item records in", &dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with('.') || !name.ends_with(".json") {
+            continue;
+        }
+        let path = dir.join(name);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            // Gone between listing and reading: not an item any more.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(LibraryError::io("read item record", &path, e)),
+        };
+        let expected = name.trim_end_matches(".json").parse::<MessageKey>().ok();
+        let Some(expected) = expected else {
+            return Err(LibraryError::CorruptRecord {
+                path,
+                why: "the file name is not a message key".to_string(),
+            });
+        };
+        records.push(parse_record(&bytes, &path, Some(&expected))?);
+    }
+    // By time received (whatever offset or precision the caller wrote),
+    // then by the text, then by key, so the order is total and stable.
+    records.sort_by_cached_key(|r| {
+        (
+            clock::parse_rfc3339(&r.meta.received),
+            r.meta.received.clone(),
+            r.meta.message_key,
+        )
+    });
+    Ok(records)
+}
+
+/// The item of `key` in the library folder `root`, if there is one.
+pub fn read_item(root: &Path, key: &MessageKey) -> Result<Option<ItemRecord>, LibraryError> {
+    let dir = root.join(META_DIR).join(ITEMS_DIR);
+    let items = match durable::open_dir_path(&dir) {
+        Ok(fd) => fd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(LibraryError::io("open folder", &dir, e)),
+    };
+    read_record(items.as_fd(), &dir, key)
 }
 
 /// Remove temporary files that a crashed process left long ago. Failures only
