@@ -18,6 +18,7 @@ mod http;
 mod join;
 mod library_service;
 mod readiness;
+mod reflection;
 mod service;
 mod write;
 
@@ -44,5 +45,6 @@ pub use library_service::{library_admin_service, LibraryAdminService};
 pub use readiness::{
     readiness, spawn_readiness_monitor, NodeProbe, NodeReport, Readiness, QUORUM_ACK_LIMIT_MS,
 };
+pub use reflection::reflection_services;
 pub use service::{cluster_admin_service, ClusterAdminService, ADMIN_SERVICE_NAME};
 pub use write::ACTOR_HEADER;

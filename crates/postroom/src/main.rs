@@ -17,6 +17,7 @@ mod node;
 mod pipeline;
 mod probe;
 mod settings;
+mod startup_config;
 mod telemetry;
 
 use std::path::PathBuf;

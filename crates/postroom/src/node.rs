@@ -8,12 +8,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use postroom_cluster::{Farm, FarmOptions};
 use postroom_core::config::ConfigFile;
-use postroom_core::{Command, Response};
 use postroom_dropfolder::{DropFolder, WatchSettings};
 use postroom_library::Quarantine;
 use tokio::net::TcpListener;
@@ -78,14 +77,22 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         READINESS_EVERY,
         serving.clone(),
     );
+    let (reflection, reflection_alpha) = postroom_api::reflection_services()?;
     let grpc = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(health_service)
+            .add_service(reflection)
+            .add_service(reflection_alpha)
             .add_service(farm.raft_service())
             .add_service(postroom_api::cluster_admin_service(
                 (*farm).clone(),
                 facts.clone(),
                 postroom_api::Credentials::default(),
+            ))
+            .add_service(postroom_api::farm_admin_service((*farm).clone()))
+            .add_service(postroom_api::library_admin_service(
+                (*farm).clone(),
+                data_dir.clone(),
             ))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
@@ -95,7 +102,7 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     let http = start_http(cfg, readiness, serving.clone()).await?;
 
     let applied = tokio::select! {
-        applied = apply_config_file(&farm, &loaded) => applied,
+        applied = crate::startup_config::apply_config_file(&farm, &loaded) => applied,
         _ = stop_requested.cancelled() => {
             info!("stopped before the farm was reachable");
             farm.shutdown().await?;
@@ -205,51 +212,6 @@ async fn start_http(
         }
     });
     Ok(Some(address))
-}
-
-/// Apply the config file's farm part as one versioned change, waiting (and
-/// saying so every few seconds) until the farm has a leader and a quorum:
-/// members of a static farm start in any order.
-async fn apply_config_file(farm: &Farm, loaded: &Loaded) -> anyhow::Result<()> {
-    let by = format!("node {} ({})", loaded.config.cluster.node_id, loaded.source);
-    let file_config = loaded.config.farm_config();
-    let members = farm.status().members.len();
-    let local = file_config.node_local_paths();
-    if members > 1 && !local.is_empty() {
-        bail!(
-            "the farm has {members} members, so its folders must be shared: {}",
-            local.join("; ")
-        );
-    }
-    let started = Instant::now();
-    let mut last_said = started;
-    loop {
-        let change = Command::SetConfig {
-            config: Box::new(file_config.clone()),
-            by: by.clone(),
-            expected_version: None,
-        };
-        match farm.propose(change).await {
-            Ok(Response::ConfigSet { version, changed }) => {
-                info!(version, changed, source = %loaded.source, "farm configuration applied");
-                return Ok(());
-            }
-            Ok(Response::ConfigRefused { problems }) => {
-                bail!(
-                    "the farm refused the configuration: {}",
-                    problems.join("; ")
-                )
-            }
-            Ok(other) => bail!("unexpected answer to the configuration change: {other:?}"),
-            Err(e) => {
-                if last_said.elapsed() >= Duration::from_secs(5) {
-                    warn!(error = %e, waited_s = started.elapsed().as_secs(), "waiting for the farm (a leader and a quorum of members)");
-                    last_said = Instant::now();
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        }
-    }
 }
 
 /// Log the counters once a minute when they changed.
