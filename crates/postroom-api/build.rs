@@ -23,7 +23,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let fds = protox::compile(FILES, [&proto_root])?;
     std::fs::write(out_dir.join("admin_descriptor.bin"), fds.encode_to_vec())?;
+    // Every message serializes to JSON for the CLI's `--json` (field names as in the protocol).
     tonic_prost_build::configure()
+        .type_attribute(".postroom.admin.v1", "#[derive(serde::Serialize)]")
         .build_client(true)
         .build_server(true)
         .compile_fds(fds)?;

@@ -16,6 +16,7 @@ use crate::proto::{
     AddMemberRequest, ConfigReply, GetConfigRequest, Member, MembershipReply, NodeStatus,
     RemoveMemberRequest, StatusRequest,
 };
+use crate::write::ACTOR_HEADER;
 
 /// How long connecting to a node may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -46,18 +47,27 @@ fn endpoint_uri(server: &str) -> Result<String, ApiError> {
 pub struct Credentials {
     /// Sent as `authorization: Bearer <token>` on every call.
     pub token: Option<String>,
+    /// Who is asking (e.g. `alice@admin-pc`), sent as `x-postroom-actor`
+    /// and recorded in the config history of the changes made.
+    pub actor: Option<String>,
 }
 
-/// Adds the bearer token, if any, to every call.
+/// Adds the bearer token and the actor, if any, to every call.
 #[derive(Clone, Debug)]
-pub struct AddBearer(Option<MetadataValue<Ascii>>);
+pub struct AddBearer {
+    bearer: Option<MetadataValue<Ascii>>,
+    actor: Option<MetadataValue<Ascii>>,
+}
 
 impl tonic::service::Interceptor for AddBearer {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(value) = &self.0 {
+        if let Some(value) = &self.bearer {
             request
                 .metadata_mut()
                 .insert("authorization", value.clone());
+        }
+        if let Some(value) = &self.actor {
+            request.metadata_mut().insert(ACTOR_HEADER, value.clone());
         }
         Ok(request)
     }
@@ -96,7 +106,20 @@ pub async fn connect_channel(
             server: server.to_string(),
             detail: chain(&e),
         }),
-        Ok(Ok(channel)) => Ok(InterceptedService::new(channel, AddBearer(bearer))),
+        Ok(Ok(channel)) => {
+            // An actor that is not plain ASCII is sent without its other characters.
+            let actor = credentials.actor.as_ref().and_then(|a| {
+                let ascii: String = a
+                    .chars()
+                    .filter(|c| c.is_ascii() && !c.is_ascii_control())
+                    .collect();
+                ascii.parse().ok()
+            });
+            Ok(InterceptedService::new(
+                channel,
+                AddBearer { bearer, actor },
+            ))
+        }
     }
 }
 

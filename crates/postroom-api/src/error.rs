@@ -81,7 +81,8 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub(crate) fn call(server: &str, call: &'static str, status: &Status) -> ApiError {
+    /// A call that `server` refused with `status`.
+    pub fn call(server: &str, call: &'static str, status: &Status) -> ApiError {
         ApiError::Call {
             server: server.to_string(),
             call,

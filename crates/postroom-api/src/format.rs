@@ -9,7 +9,7 @@ use crate::proto::{Member, MembershipReply, NodeStatus};
 const UNREACHABLE: &str = "unreachable";
 
 /// Left-aligned columns two spaces apart, no trailing spaces.
-fn render(rows: &[Vec<String>]) -> String {
+pub fn render(rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = Vec::new();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {

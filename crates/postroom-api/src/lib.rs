@@ -39,7 +39,7 @@ pub use client::{
 pub use config::{config_toml, parse_farm_config};
 pub use error::{status_from, status_of, ApiError};
 pub use farm_service::{farm_admin_service, FarmAdminService};
-pub use format::{membership_json, membership_table, status_json, status_table};
+pub use format::{membership_json, membership_table, render, status_json, status_table};
 pub use http::serve_http;
 pub use library_service::{library_admin_service, LibraryAdminService};
 pub use readiness::{

@@ -11,8 +11,52 @@ use clap::Args;
 use postroom_api::Credentials;
 
 /// Exit status of a command that worked but found something wrong (a member
-/// not ready, a diff in `apply --dry-run`), distinct from 2 = error.
+/// not ready).
 pub const EXIT_FOUND: u8 = 1;
+/// Exit status of any other failure (bad flags, a config file, an unexpected error).
+pub const EXIT_ERROR: u8 = 2;
+/// The farm could not be asked now (no connection, no quorum, stopping): retry, or ask another node.
+pub const EXIT_UNAVAILABLE: u8 = 3;
+/// The farm refused the request (invalid, not found, already exists, version conflict).
+pub const EXIT_REFUSED: u8 = 4;
+/// The credentials were missing or wrong.
+pub const EXIT_UNAUTHENTICATED: u8 = 5;
+
+/// The exit status for a failed command, and a hint of what to do.
+pub fn failure(e: &anyhow::Error) -> (u8, Option<&'static str>) {
+    use postroom_api::ApiError;
+    use tonic::Code;
+    let Some(api) = e.chain().find_map(|c| c.downcast_ref::<ApiError>()) else {
+        return (EXIT_ERROR, None);
+    };
+    match api {
+        ApiError::Connect { .. } | ApiError::Timeout { .. } => (
+            EXIT_UNAVAILABLE,
+            Some("is the node running, and is --server its cluster.listen address?"),
+        ),
+        ApiError::Call { code, .. } => match code {
+            Code::Unavailable | Code::DeadlineExceeded => (
+                EXIT_UNAVAILABLE,
+                Some("the node may lack a quorum or be stopping: retry, ask another node with --server, or read with --local"),
+            ),
+            Code::Unauthenticated | Code::PermissionDenied => (
+                EXIT_UNAUTHENTICATED,
+                Some("pass the farm's admin token with --token or --token-file (or POSTROOM_TOKEN)"),
+            ),
+            Code::Aborted => (
+                EXIT_REFUSED,
+                Some("someone changed the farm configuration meanwhile: read it again and retry"),
+            ),
+            Code::InvalidArgument
+            | Code::AlreadyExists
+            | Code::NotFound
+            | Code::FailedPrecondition
+            | Code::OutOfRange => (EXIT_REFUSED, None),
+            _ => (EXIT_ERROR, None),
+        },
+        _ => (EXIT_ERROR, None),
+    }
+}
 
 /// Which node to ask, and how to prove who we are.
 #[derive(Args, Clone, Debug)]
@@ -49,7 +93,25 @@ impl ServerArgs {
             }
             (None, None) => None,
         };
-        Ok(Credentials { token })
+        Ok(Credentials {
+            token,
+            actor: Some(actor()),
+        })
+    }
+}
+
+/// `user@host` of whoever runs the command, for the config history.
+fn actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".to_string());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    if host.is_empty() {
+        user
+    } else {
+        format!("{user}@{host}")
     }
 }
 
@@ -67,4 +129,25 @@ pub fn exit_found(ok: bool) -> ExitCode {
     } else {
         ExitCode::from(EXIT_FOUND)
     }
+}
+
+/// Print `value` as pretty JSON on standard output.
+pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch as RFC 3339 UTC (`-` for 0).
+pub fn time_text(ms: u64) -> String {
+    if ms == 0 {
+        return "-".to_string();
+    }
+    let nanos = i128::from(ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
 }

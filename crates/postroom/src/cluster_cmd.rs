@@ -1,5 +1,4 @@
-//! `postroom cluster ...` (the farm's status and membership changes) and
-//! `postroom farm show` (the replicated configuration), asked of any node
+//! `postroom cluster ...` (the farm's status and membership changes), asked of any node
 //! over its admin gRPC (`postroom_api`), printed for people or as JSON for
 //! scripts.
 
@@ -60,67 +59,9 @@ pub enum ClusterCmd {
     },
 }
 
-#[derive(Subcommand)]
-pub enum FarmCmd {
-    /// Print the farm configuration (farm settings, drop folder, libraries)
-    /// as TOML, with its version and who made it.
-    ///
-    /// The read is linearizable: it includes every change committed before
-    /// it, and fails on a node that cannot reach a quorum. `--local` reads
-    /// the node's own applied state instead (may trail; works without a quorum).
-    Show {
-        #[command(flatten)]
-        server: ServerArgs,
-        /// Read the node's applied state instead of a linearizable read.
-        #[arg(long)]
-        local: bool,
-        /// Print JSON instead of TOML.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
 /// Run one `cluster` command on a small runtime of its own.
 pub fn run(cmd: ClusterCmd) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(run_async(cmd))
-}
-
-/// Run one `farm` command on a small runtime of its own.
-pub fn run_farm(cmd: FarmCmd) -> anyhow::Result<ExitCode> {
-    let FarmCmd::Show {
-        server,
-        local,
-        json,
-    } = cmd;
-    let reply = runtime()?
-        .block_on(postroom_api::farm_config(
-            &server.server,
-            &server.credentials()?,
-            local,
-        ))
-        .context("reading the farm configuration")?;
-    if json {
-        let value = serde_json::json!({
-            "version": reply.version,
-            "linearizable": reply.linearizable,
-            "changed_by": reply.changed_by,
-            "changed_at_ms": reply.changed_at_ms,
-            "config_toml": reply.config_toml,
-        });
-        println!("{}", serde_json::to_string_pretty(&value)?);
-    } else {
-        let read = if reply.linearizable {
-            "linearizable"
-        } else {
-            "local"
-        };
-        println!(
-            "# farm configuration version {} ({read} read from {}), made by {}",
-            reply.version, server.server, reply.changed_by
-        );
-        print!("{}", reply.config_toml);
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_async(cmd: ClusterCmd) -> anyhow::Result<ExitCode> {

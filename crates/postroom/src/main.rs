@@ -7,11 +7,13 @@
 mod admin_args;
 mod cluster_cmd;
 mod counters;
+mod farm_cmd;
 mod filing;
 mod front_door;
 mod handoff;
 mod intake;
 mod lease;
+mod library_cmd;
 mod listing;
 mod node;
 mod pipeline;
@@ -51,16 +53,11 @@ struct ConfigArgs {
 enum Cmd {
     /// Run a node.
     Serve(ConfigArgs),
-    /// List the items filed in a library.
-    Items {
-        /// The library's alias, e.g. shared-documents.
-        alias: String,
-        #[command(flatten)]
-        config: ConfigArgs,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    /// List the items filed in a library, newest first (asks a running node).
+    Items(library_cmd::ItemsArgs),
+    /// Mail-enabled libraries: add, change, remove, show, list (asks a running node).
+    #[command(subcommand)]
+    Library(library_cmd::LibraryCmd),
     /// Inspect the quarantine.
     #[command(subcommand)]
     Quarantine(QuarantineCmd),
@@ -70,9 +67,11 @@ enum Cmd {
     /// Show the farm's status, add or remove members (asks a running node).
     #[command(subcommand)]
     Cluster(cluster_cmd::ClusterCmd),
-    /// Show the farm's replicated configuration (asks a running node).
+    /// Show and change the farm settings, and their history (asks a running node).
     #[command(subcommand)]
-    Farm(cluster_cmd::FarmCmd),
+    Farm(farm_cmd::FarmCmd),
+    /// Apply a farm configuration file: show the diff, then apply it as one version.
+    Apply(farm_cmd::ApplyArgs),
 }
 
 #[derive(Subcommand)]
@@ -99,7 +98,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("postroom: error: {e:#}");
-            ExitCode::from(2)
+            let (code, hint) = admin_args::failure(&e);
+            if let Some(hint) = hint {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::from(code)
         }
     }
 }
@@ -108,7 +111,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let load = |a: &ConfigArgs| settings::load(a.config.as_deref(), a.data_dir.clone());
     let done = match cli.command {
         Cmd::Cluster(cmd) => return cluster_cmd::run(cmd),
-        Cmd::Farm(cmd) => return cluster_cmd::run_farm(cmd),
+        Cmd::Farm(cmd) => return farm_cmd::run(cmd),
+        Cmd::Apply(args) => return farm_cmd::apply(args),
+        Cmd::Library(cmd) => return library_cmd::run(cmd),
+        Cmd::Items(args) => return library_cmd::items(args),
         Cmd::Serve(args) => {
             let loaded = load(&args)?;
             telemetry::init(&loaded.config.log);
@@ -116,14 +122,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .enable_all()
                 .build()?;
             runtime.block_on(node::serve(loaded))
-        }
-        Cmd::Items {
-            alias,
-            config,
-            json,
-        } => {
-            let items = listing::items(&load(&config)?.config, &alias)?;
-            print(json, &items, listing::items_table)
         }
         Cmd::Quarantine(QuarantineCmd::List { config, json }) => {
             let entries = listing::quarantine(&load(&config)?.config)?;
