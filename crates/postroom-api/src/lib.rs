@@ -17,9 +17,12 @@ mod format;
 mod http;
 mod join;
 mod library_service;
+mod message_report;
+mod message_service;
 mod readiness;
 mod reflection;
 mod service;
+mod submit;
 mod write;
 
 /// Generated gRPC code of the cluster-admin service (`postroom.admin.v1`).
@@ -42,9 +45,11 @@ pub use farm_service::{farm_admin_service, FarmAdminService};
 pub use format::{membership_json, membership_table, render, status_json, status_table};
 pub use http::serve_http;
 pub use library_service::{library_admin_service, LibraryAdminService};
+pub use message_service::{message_admin_service, MessageAdminService};
 pub use readiness::{
     readiness, spawn_readiness_monitor, NodeProbe, NodeReport, Readiness, QUORUM_ACK_LIMIT_MS,
 };
 pub use reflection::reflection_services;
 pub use service::{cluster_admin_service, ClusterAdminService, ADMIN_SERVICE_NAME};
+pub use submit::NodeIntake;
 pub use write::ACTOR_HEADER;

@@ -21,6 +21,7 @@ mod item;
 mod names;
 mod plan;
 mod quarantine;
+mod quarantine_admin;
 mod store;
 
 #[cfg(test)]

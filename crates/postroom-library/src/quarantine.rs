@@ -21,9 +21,9 @@ use crate::clock::{self, now_compact, now_rfc3339};
 use crate::durable;
 use crate::LibraryError;
 
-const KEYS_DIR: &str = ".keys";
-const REASON_SUFFIX: &str = ".reason.json";
-const MESSAGE_SUFFIX: &str = ".eml";
+pub(crate) const KEYS_DIR: &str = ".keys";
+pub(crate) const REASON_SUFFIX: &str = ".reason.json";
+pub(crate) const MESSAGE_SUFFIX: &str = ".eml";
 
 /// One quarantined message, as stored in its `.reason.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +42,10 @@ pub struct QuarantineEntry {
     pub quarantined_at: String,
     pub envelope_sender: Option<String>,
     pub envelope_recipients: Vec<String>,
+    /// The recipients that were not filed, when others were (empty: none
+    /// of them was filed). A replay files only these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_recipients: Vec<String>,
 }
 
 /// Why and what to quarantine with [`Quarantine::put_bytes`].
@@ -54,6 +58,8 @@ pub struct QuarantineReason {
     pub source: Option<String>,
     pub envelope_sender: Option<String>,
     pub envelope_recipients: Vec<String>,
+    /// The recipients not filed when others were (empty: all refused).
+    pub refused_recipients: Vec<String>,
 }
 
 impl QuarantineReason {
@@ -121,6 +127,7 @@ impl Quarantine {
             quarantined_at: now_rfc3339(),
             envelope_sender: why.envelope_sender,
             envelope_recipients: why.envelope_recipients,
+            refused_recipients: why.refused_recipients,
         };
         self.write_synced(dir.as_fd(), &entry.file, bytes)?;
         self.write_reason(dir.as_fd(), &base, &entry)?;
@@ -148,6 +155,7 @@ impl Quarantine {
             quarantined_at: now_rfc3339(),
             envelope_sender: None,
             envelope_recipients: Vec::new(),
+            refused_recipients: Vec::new(),
         };
         let target = self.dir.join(&entry.file);
         let moved = move_file(source, dir.as_fd(), &entry.file, &target);
@@ -196,7 +204,7 @@ impl Quarantine {
         Ok(entries)
     }
 
-    fn open_dir(&self) -> Result<OwnedFd, LibraryError> {
+    pub(crate) fn open_dir(&self) -> Result<OwnedFd, LibraryError> {
         durable::open_dir_path(&self.dir)
             .map_err(|e| LibraryError::io("open quarantine folder", &self.dir, e))
     }
@@ -286,7 +294,7 @@ impl Quarantine {
         durable::fsync_dir(dir).map_err(|e| LibraryError::io("flush to disk", &self.dir, e))
     }
 
-    fn read_reason(
+    pub(crate) fn read_reason(
         &self,
         dir: BorrowedFd<'_>,
         base: &str,
@@ -305,7 +313,7 @@ impl Quarantine {
             })
     }
 
-    fn orphan(&self, name: &str) -> QuarantineEntry {
+    pub(crate) fn orphan(&self, name: &str) -> QuarantineEntry {
         let modified = std::fs::symlink_metadata(self.dir.join(name)).and_then(|m| m.modified());
         QuarantineEntry {
             file: name.to_string(),
@@ -317,6 +325,7 @@ impl Quarantine {
             quarantined_at: modified.map(clock::rfc3339).unwrap_or_default(),
             envelope_sender: None,
             envelope_recipients: Vec::new(),
+            refused_recipients: Vec::new(),
         }
     }
 }

@@ -70,6 +70,8 @@ struct Plan {
     libraries: Vec<String>,
     parsed: Option<ParsedMessage>,
     quarantine: Option<(&'static str, String)>,
+    /// Recipients refused by routing (their copy is quarantined).
+    refused: Vec<String>,
 }
 
 /// File a batch of claimed messages; one [`Step`] per message, in order.
@@ -81,6 +83,7 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
                 libraries: Vec::new(),
                 parsed: None,
                 quarantine: Some(("filing_failed", format!("filing failed repeatedly: {last}"))),
+                refused: Vec::new(),
             },
             None => plan(ctx.config, m),
         })
@@ -163,6 +166,12 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
                 source: Some(m.path.display().to_string()),
                 envelope_sender: Some(m.envelope.sender.clone()),
                 envelope_recipients: m.envelope.recipients.clone(),
+                // Only when others were filed: a replay then files these alone.
+                refused_recipients: if plan.libraries.is_empty() {
+                    Vec::new()
+                } else {
+                    plan.refused.clone()
+                },
             };
             match ctx.quarantine.put_bytes(&m.bytes, why) {
                 Ok(entry) => {
@@ -210,6 +219,7 @@ fn about(m: &Received, parsed: Option<&ParsedMessage>) -> MessageAbout {
 /// Route and parse one message; decide what to quarantine.
 fn plan(config: &FarmConfig, m: &Received) -> Plan {
     let route = route(config, &m.envelope.recipients);
+    let refused: Vec<String> = route.refused.iter().map(|r| r.recipient.clone()).collect();
     let mut quarantine = None;
     if let Some(first) = route.refused.first() {
         let code = match first.reason {
@@ -231,6 +241,7 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
             libraries: route.libraries,
             parsed: None,
             quarantine,
+            refused,
         };
     }
     let parsed = std::panic::catch_unwind(|| parse_message(m.message()));
@@ -240,6 +251,7 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
                 libraries: route.libraries,
                 parsed: Some(parsed),
                 quarantine,
+                refused,
             }
         }
         Ok(Err(e)) => ("unparsable", format!("the message cannot be parsed: {e}")),
@@ -252,6 +264,7 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
         libraries: Vec::new(),
         parsed: None,
         quarantine: Some(failure),
+        refused: Vec::new(),
     }
 }
 

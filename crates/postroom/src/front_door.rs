@@ -72,6 +72,23 @@ impl FarmPolicy for ReplicatedPolicy {
     }
 }
 
+/// Start the node's spool in the drop folder (SMTP and gRPC `Submit` write
+/// there); every message it commits is offered to the pipeline at once.
+pub fn start_spool(drop_path: &Path, node: u64, drop_folder: DropFolder) -> anyhow::Result<Spool> {
+    let (spool, mut committed) = Spool::start(drop_path, node)?;
+    tokio::spawn(async move {
+        while let Some(c) = committed.recv().await {
+            let file = ReadyFile {
+                path: c.path,
+                size: c.size,
+                modified: c.modified,
+            };
+            drop_folder.offer(file).await;
+        }
+    });
+    Ok(spool)
+}
+
 /// A running SMTP listener.
 pub struct FrontDoor {
     pub address: SocketAddr,
@@ -82,8 +99,7 @@ pub struct FrontDoor {
 pub async fn start(
     cfg: &ConfigFile,
     farm: Arc<Farm>,
-    drop_folder: DropFolder,
-    drop_path: &Path,
+    spool: Spool,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Option<FrontDoor>> {
     let smtp = &cfg.smtp;
@@ -105,17 +121,6 @@ pub async fn start(
         },
     };
     let acceptor = tls::acceptor(source)?;
-    let (spool, mut committed) = Spool::start(drop_path, cfg.cluster.node_id)?;
-    tokio::spawn(async move {
-        while let Some(c) = committed.recv().await {
-            let file = ReadyFile {
-                path: c.path,
-                size: c.size,
-                modified: c.modified,
-            };
-            drop_folder.offer(file).await;
-        }
-    });
     let settings = ServerSettings {
         hostname,
         max_connections: smtp.max_connections,

@@ -14,7 +14,7 @@ mod handoff;
 mod intake;
 mod lease;
 mod library_cmd;
-mod listing;
+mod message_cmd;
 mod node;
 mod pipeline;
 mod probe;
@@ -58,9 +58,16 @@ enum Cmd {
     /// Mail-enabled libraries: add, change, remove, show, list (asks a running node).
     #[command(subcommand)]
     Library(library_cmd::LibraryCmd),
-    /// Inspect the quarantine.
+    /// Quarantined messages: list, show, replay, delete (asks a running node).
     #[command(subcommand)]
-    Quarantine(QuarantineCmd),
+    Quarantine(message_cmd::QuarantineCmd),
+    /// Where a message is (asks a running node).
+    #[command(subcommand)]
+    Message(message_cmd::MessageCmd),
+    /// Finished messages, newest first (asks a running node).
+    Activity(message_cmd::ActivityArgs),
+    /// Submit a message file to the farm (asks a running node).
+    Send(message_cmd::SendArgs),
     /// Check a configuration or print the embedded defaults.
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -72,17 +79,6 @@ enum Cmd {
     Farm(farm_cmd::FarmCmd),
     /// Apply a farm configuration file: show the diff, then apply it as one version.
     Apply(farm_cmd::ApplyArgs),
-}
-
-#[derive(Subcommand)]
-enum QuarantineCmd {
-    /// List quarantined messages with their reasons.
-    List {
-        #[command(flatten)]
-        config: ConfigArgs,
-        #[arg(long)]
-        json: bool,
-    },
 }
 
 #[derive(Subcommand)]
@@ -115,6 +111,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Apply(args) => return farm_cmd::apply(args),
         Cmd::Library(cmd) => return library_cmd::run(cmd),
         Cmd::Items(args) => return library_cmd::items(args),
+        Cmd::Quarantine(cmd) => return message_cmd::quarantine(cmd),
+        Cmd::Message(cmd) => return message_cmd::message(cmd),
+        Cmd::Activity(args) => return message_cmd::activity(args),
+        Cmd::Send(args) => return message_cmd::send(args),
         Cmd::Serve(args) => {
             let loaded = load(&args)?;
             telemetry::init(&loaded.config.log);
@@ -122,10 +122,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .enable_all()
                 .build()?;
             runtime.block_on(node::serve(loaded))
-        }
-        Cmd::Quarantine(QuarantineCmd::List { config, json }) => {
-            let entries = listing::quarantine(&load(&config)?.config)?;
-            print(json, &entries, listing::quarantine_table)
         }
         Cmd::Config(ConfigCmd::Check(args)) => {
             let loaded = load(&args)?;
@@ -142,17 +138,4 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     };
     done.map(|()| ExitCode::SUCCESS)
-}
-
-fn print<T: serde::Serialize>(
-    json: bool,
-    rows: &[T],
-    table: fn(&[T]) -> String,
-) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(rows)?);
-    } else {
-        print!("{}", table(rows));
-    }
-    Ok(())
 }

@@ -78,6 +78,7 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         serving.clone(),
     );
     let (reflection, reflection_alpha) = postroom_api::reflection_services()?;
+    let intake = Arc::new(std::sync::OnceLock::new());
     let grpc = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(health_service)
@@ -93,6 +94,11 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
             .add_service(postroom_api::library_admin_service(
                 (*farm).clone(),
                 data_dir.clone(),
+            ))
+            .add_service(postroom_api::message_admin_service(
+                (*farm).clone(),
+                data_dir.clone(),
+                intake.clone(),
             ))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
@@ -137,12 +143,21 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         data_dir.clone(),
         farm.clone(),
         drop.clone(),
-        quarantine,
+        quarantine.clone(),
         counters.clone(),
     ));
     let smtp_shutdown = CancellationToken::new();
-    let smtp =
-        front_door::start(cfg, farm.clone(), drop, &drop_path, smtp_shutdown.clone()).await?;
+    let spool = front_door::start_spool(&drop_path, cfg.cluster.node_id, drop)?;
+    let _ = intake.set(postroom_api::NodeIntake {
+        spool: spool.clone(),
+        quarantine: quarantine.clone(),
+        hostname: cfg
+            .smtp
+            .hostname
+            .clone()
+            .unwrap_or_else(postroom_smtp::default_hostname),
+    });
+    let smtp = front_door::start(cfg, farm.clone(), spool.clone(), smtp_shutdown.clone()).await?;
     let pipeline_task = tokio::spawn(pipeline.run(ready, shutdown.clone()));
     let smtp_address = smtp
         .as_ref()

@@ -1,0 +1,139 @@
+//! What administrators do with one quarantined message (after `list`): look
+//! it up by id (its file name), read it, and remove it for good (message,
+//! reason and the key's claim, so that the same message quarantined again
+//! later gets a new entry). Used by show, replay and delete.
+
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+use crate::durable;
+use crate::quarantine::{KEYS_DIR, MESSAGE_SUFFIX, REASON_SUFFIX};
+use crate::{LibraryError, Quarantine, QuarantineEntry};
+
+/// The base name of an entry id (`<base>.eml`), if it is one of ours: no
+/// path separators, no hidden names.
+fn base_of(id: &str) -> Option<&str> {
+    let base = id.strip_suffix(MESSAGE_SUFFIX)?;
+    let plain = !base.is_empty()
+        && !base.starts_with('.')
+        && !base.contains(['/', '\\', '\0'])
+        && base != "..";
+    plain.then_some(base)
+}
+
+impl Quarantine {
+    /// The entry with this id (its message file name), if there is one.
+    pub fn entry(&self, id: &str) -> Result<Option<QuarantineEntry>, LibraryError> {
+        let Some(base) = base_of(id) else {
+            return Ok(None);
+        };
+        let dir = self.open_dir()?;
+        let has_message = durable::exists_at(dir.as_fd(), id)
+            .map_err(|e| LibraryError::io("look up", self.dir().join(id), e))?;
+        match self.read_reason(dir.as_fd(), base)? {
+            Some(entry) if has_message => Ok(Some(entry)),
+            Some(_) => Ok(None),
+            None if has_message => Ok(Some(self.orphan(id))),
+            None => Ok(None),
+        }
+    }
+
+    /// The message file of an entry.
+    pub fn message_path(&self, entry: &QuarantineEntry) -> PathBuf {
+        self.dir().join(&entry.file)
+    }
+
+    /// Remove an entry for good: the key's claim first (a new quarantine of
+    /// the key then makes a new entry), then the reason, then the message,
+    /// then sync the folder. False if there was no such entry.
+    pub fn remove(&self, id: &str) -> Result<bool, LibraryError> {
+        let Some(entry) = self.entry(id)? else {
+            return Ok(false);
+        };
+        let Some(base) = base_of(&entry.file) else {
+            return Ok(false);
+        };
+        let dir = self.open_dir()?;
+        let removing = |name: &str, e| LibraryError::io("remove", self.dir().join(name), e);
+        if let Some(key) = &entry.message_key {
+            let keys_path = self.dir().join(KEYS_DIR);
+            match durable::open_subdir(dir.as_fd(), KEYS_DIR) {
+                Ok(keys) => {
+                    // A claim naming another entry (quarantined again since) stays.
+                    let name = key.to_string();
+                    let claimed = durable::read_at(keys.as_fd(), &name).map_err(|e| {
+                        LibraryError::io("read quarantine claim", keys_path.join(&name), e)
+                    })?;
+                    if claimed.is_some_and(|b| String::from_utf8_lossy(&b).trim() == base) {
+                        durable::remove_at(keys.as_fd(), &name)
+                            .map_err(|e| LibraryError::io("remove", keys_path.join(&name), e))?;
+                        durable::fsync_dir(&keys)
+                            .map_err(|e| LibraryError::io("flush to disk", &keys_path, e))?;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(LibraryError::io("open folder", keys_path, e)),
+            }
+        }
+        let reason = format!("{base}{REASON_SUFFIX}");
+        durable::remove_at(dir.as_fd(), &reason).map_err(|e| removing(&reason, e))?;
+        durable::remove_at(dir.as_fd(), &entry.file).map_err(|e| removing(&entry.file, e))?;
+        durable::fsync_dir(&dir).map_err(|e| LibraryError::io("flush to disk", self.dir(), e))?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::QuarantineReason;
+    use postroom_core::MessageKey;
+
+    fn keyed(n: u8) -> QuarantineReason {
+        QuarantineReason {
+            message_key: Some(MessageKey::from_bytes([n; 32])),
+            ..QuarantineReason::new("unknown_alias", "no library has the alias \"sales\"")
+        }
+    }
+
+    #[test]
+    fn an_entry_is_found_by_id_and_removed_with_its_claim() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Quarantine::open(dir.path().join("q")).unwrap();
+        let first = q.put_bytes(b"Subject: a\r\n\r\nx", keyed(1)).unwrap();
+        assert_eq!(q.entry(&first.file).unwrap().as_ref(), Some(&first));
+        assert_eq!(
+            std::fs::read(q.message_path(&first)).unwrap(),
+            b"Subject: a\r\n\r\nx"
+        );
+        assert!(q.remove(&first.file).unwrap());
+        assert!(q.entry(&first.file).unwrap().is_none());
+        assert!(q.list().unwrap().is_empty());
+        assert!(!q.remove(&first.file).unwrap());
+        // The same key quarantined again makes a new entry.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let again = q.put_bytes(b"Subject: a\r\n\r\nx", keyed(1)).unwrap();
+        assert_eq!(q.list().unwrap(), vec![again]);
+    }
+
+    #[test]
+    fn ids_that_are_not_entries_are_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Quarantine::open(dir.path().join("q")).unwrap();
+        std::fs::write(dir.path().join("secret.eml"), b"x").unwrap();
+        for id in [
+            "../secret.eml",
+            ".keys",
+            "x.reason.json",
+            "",
+            ".eml",
+            "nope.eml",
+        ] {
+            assert!(q.entry(id).unwrap().is_none(), "{id}");
+            assert!(!q.remove(id).unwrap(), "{id}");
+        }
+        assert!(dir.path().join("secret.eml").exists());
+    }
+}
