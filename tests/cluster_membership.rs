@@ -87,8 +87,10 @@ fn a_static_farm_reports_members_roles_and_readiness() {
     cluster.restart(1);
     let config = cluster.farm_config(3, false).unwrap();
     assert_eq!(config["version"], 2, "{config}");
-    let text = config["config_toml"].as_str().unwrap();
-    assert!(text.contains("alias = \"announcements\""), "{text}");
+    let server = cluster.grpc_addr(3);
+    let (ok, out, err) = cluster.cli(&["library", "list", "--json", "--server", &server]);
+    assert!(ok, "{err}");
+    assert!(out.contains("\"alias\": \"announcements\""), "{out}");
     assert!(
         config["changed_by"].as_str().unwrap().starts_with("node 1"),
         "{config}"

@@ -153,30 +153,38 @@ stable_after = "100ms"
             .unwrap_or(0)
     }
 
-    /// `postroom items <alias> --json`.
+    /// The item records of a library (`<library>/.postroom/items/*.json`,
+    /// as the store writes them), oldest first. Read from disk so that they
+    /// can be checked while the node is down; the CLI's `items` is tested
+    /// against a running farm in `tests/admin_cli.rs`.
     pub fn items(&self, alias: &str) -> Vec<Value> {
-        self.cli_json(&["items", alias, "--json"])
+        let mut items = json_files(&self.library_dir(alias).join(".postroom/items"), ".json");
+        items.sort_by_key(|v| (v["received"].to_string(), v["message_key"].to_string()));
+        items
     }
 
-    /// `postroom quarantine list --json`.
+    /// The quarantine's reason files (`<data_dir>/quarantine/*.reason.json`),
+    /// oldest first.
     pub fn quarantine(&self) -> Vec<Value> {
-        self.cli_json(&["quarantine", "list", "--json"])
+        let mut entries = json_files(&self.data_dir().join("quarantine"), ".reason.json");
+        entries.sort_by_key(|v| (v["quarantined_at"].to_string(), v["file"].to_string()));
+        entries
     }
+}
 
-    fn cli_json(&self, args: &[&str]) -> Vec<Value> {
-        let out = Command::new(env!("CARGO_BIN_EXE_postroom"))
-            .args(args)
-            .arg("--config")
-            .arg(&self.config)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
-    }
+/// Every `*<suffix>` file in `dir` parsed as JSON (none if `dir` is missing).
+fn json_files(dir: &Path, suffix: &str) -> Vec<Value> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.ends_with(suffix) && !name.starts_with('.')
+        })
+        .map(|p| serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap())
+        .collect()
 }
 
 /// A running node process.
