@@ -8,13 +8,17 @@ use tonic::{Code, Status};
 /// What can go wrong while talking to a node's admin service.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// The server is not `host:port` or `http://host:port`.
+    /// The server is not `host:port`, `http://host:port` or `https://host:port`.
     #[error("invalid server address {server:?}: {detail}")]
     InvalidServer { server: String, detail: String },
 
     /// The token cannot be sent.
     #[error("invalid token: {detail}")]
     InvalidToken { detail: String },
+
+    /// TLS cannot be set up for the server (a bad CA or client certificate).
+    #[error("cannot use TLS with {server}: {detail}")]
+    Tls { server: String, detail: String },
 
     /// No connection could be made.
     #[error("cannot connect to {server}: {detail}")]
@@ -58,6 +62,7 @@ pub fn status_from(e: &ClusterError) -> Status {
         | ClusterError::Unreachable { .. }
         | ClusterError::Stopped { .. } => Code::Unavailable,
         ClusterError::Config { .. } | ClusterError::Address { .. } => Code::InvalidArgument,
+        ClusterError::Tls { .. } => Code::FailedPrecondition,
         ClusterError::Remote { .. } | ClusterError::Raft { .. } => Code::FailedPrecondition,
         ClusterError::OpenStorage { .. }
         | ClusterError::Storage { .. }
@@ -177,6 +182,13 @@ mod tests {
                 Code::Internal,
             ),
             (ClusterError::NoResponse { index: 4 }, Code::Internal),
+            (
+                ClusterError::Tls {
+                    addr: "h:1".into(),
+                    detail: "bad pem".into(),
+                },
+                Code::FailedPrecondition,
+            ),
         ];
         for (e, code) in cases {
             let status = status_from(&e);

@@ -18,6 +18,7 @@ use postroom_dropfolder::{DropFolder, WatchSettings};
 use postroom_library::Quarantine;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use tracing::{info, warn};
 
 use crate::counters::Counters;
@@ -60,6 +61,7 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
             snapshot_every: cfg.cluster.snapshot_every,
             formation: cfg.cluster.formation(),
             local_ip: Some(bound.ip()).filter(|ip| !ip.is_unspecified()),
+            security: loaded.security.peer(),
         })
         .await
         .context("opening the farm state")?,
@@ -79,14 +81,22 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         READINESS_EVERY,
         serving.clone(),
     );
+    // Health stays open (probes); the Raft service checks the farm's secret
+    // itself; every admin service goes behind the one `AdminAuth`.
+    let security = &loaded.security;
+    let admin_auth = security.admin_auth();
     let grpc = tokio::spawn(
-        tonic::transport::Server::builder()
+        security
+            .grpc_server()?
             .add_service(health_service)
             .add_service(farm.raft_service())
-            .add_service(postroom_api::cluster_admin_service(
-                (*farm).clone(),
-                facts.clone(),
-                postroom_api::Credentials::default(),
+            .add_service(InterceptedService::new(
+                postroom_api::cluster_admin_service(
+                    (*farm).clone(),
+                    facts.clone(),
+                    security.peer_credentials(),
+                ),
+                admin_auth.clone(),
             ))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),

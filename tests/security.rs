@@ -1,0 +1,1 @@
+//! Security end to end (placeholder).
