@@ -11,7 +11,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
 
-use crate::error::{chain, ApiError};
+use crate::error::{chain, closed_by_peer, ApiError, TLS_HINT};
 use crate::proto::cluster_admin_client::ClusterAdminClient;
 use crate::proto::{
     AddMemberRequest, ConfigReply, GetConfigRequest, Member, MembershipReply, NodeStatus,
@@ -134,18 +134,17 @@ pub async fn connect_channel(
     }
 }
 
-/// Why a connection failed, with a hint when TLS is the likely cause: a
-/// plain connection to a TLS node, or a TLS handshake the node refused.
+/// Why a connection failed, with a hint when TLS is the likely cause.
 fn connect_detail(e: &tonic::transport::Error, tls: bool) -> String {
     let detail = chain(e);
     let lower = detail.to_ascii_lowercase();
-    let handshake = ["certificate", "tls", "handshake", "alert", "issuer"]
+    let handshake = ["certificate", "tls", "handshake", "issuer"]
         .iter()
         .any(|w| lower.contains(w));
     if tls && handshake {
-        format!("{detail} (TLS: check --ca-file, and --cert-file / --key-file if the node requires client certificates)")
-    } else if !tls && lower.contains("connection") {
-        format!("{detail} (if the node serves TLS, use https:// or --ca-file)")
+        format!("{detail} (TLS: check --ca-file and --tls-server-name)")
+    } else if closed_by_peer(&detail) {
+        format!("{detail}{TLS_HINT}")
     } else {
         detail
     }

@@ -40,13 +40,44 @@ pub enum ApiError {
 
 impl ApiError {
     pub(crate) fn call(server: &str, call: &'static str, status: &Status) -> ApiError {
+        let mut message = status.message().to_string();
+        // A transport failure says little at the top (`operation was
+        // canceled`); its causes name e.g. the TLS alert.
+        if let Some(cause) = std::error::Error::source(status) {
+            let detail = chain(cause);
+            if !message.contains(&detail) {
+                message = format!("{message}: {detail}");
+            }
+        }
+        if closed_by_peer(&message) {
+            message.push_str(TLS_HINT);
+        }
         ApiError::Call {
             server: server.to_string(),
             call,
             code: status.code(),
-            message: status.message().to_string(),
+            message,
         }
     }
+}
+
+/// What a connection the node closed at once most likely means.
+pub(crate) const TLS_HINT: &str = " (the node closed the connection; if it serves TLS, use https:// or --ca-file; if it requires client certificates (TLS), pass --cert-file and --key-file)";
+
+/// Whether a transport failure reads like the node closing the connection
+/// during or right after the handshake (a TLS mismatch or a refused client).
+pub(crate) fn closed_by_peer(detail: &str) -> bool {
+    let lower = detail.to_ascii_lowercase();
+    [
+        "connection closed",
+        "connection reset",
+        "broken pipe",
+        "unexpected eof",
+        "alert",
+        "frame with invalid size",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
 }
 
 /// The gRPC status for a farm error: UNAVAILABLE when another attempt (or
