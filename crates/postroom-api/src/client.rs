@@ -48,12 +48,22 @@ fn endpoint_uri(server: &str, tls: bool) -> Result<String, ApiError> {
 
 /// What a client presents to a node: the bearer token of its admin API,
 /// and how to reach it over TLS (the CA to trust, a client certificate).
-#[derive(Clone, Debug, Default)]
+/// `Debug` does not show the token.
+#[derive(Clone, Default)]
 pub struct Credentials {
     /// Sent as `authorization: Bearer <token>` on every call.
     pub token: Option<String>,
     /// TLS: plain `host:port` servers are dialled with `https://`.
     pub tls: Option<ClientTls>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("tls", &self.tls)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for AddBearer {

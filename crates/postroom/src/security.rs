@@ -115,11 +115,14 @@ impl NodeSecurity {
             }
             _ => None,
         };
-        Ok(NodeSecurity {
+        let security = NodeSecurity {
             admin_token,
             peer_secret,
             tls,
-        })
+        };
+        // Builds the TLS acceptor: a key that does not fit its certificate is found now.
+        security.grpc_server()?;
+        Ok(security)
     }
 
     fn client_certs(&self) -> ClientCerts {
@@ -158,10 +161,15 @@ impl NodeSecurity {
     }
 
     /// What this node presents to another node's admin service (join
-    /// checks): the farm's secret as bearer token, its own certificate.
+    /// checks): the farm's secret as bearer token (else its own admin
+    /// token, for farms that share one), its own certificate.
     pub fn peer_credentials(&self) -> Credentials {
         Credentials {
-            token: self.peer_secret.as_ref().map(|s| s.expose().to_string()),
+            token: self
+                .peer_secret
+                .as_ref()
+                .or(self.admin_token.as_ref())
+                .map(|s| s.expose().to_string()),
             tls: self.client_tls(),
         }
     }
@@ -234,5 +242,25 @@ mod tests {
             err,
             format!("tls.cert_file {}: no PEM certificate in it", junk.display())
         );
+
+        // A certificate with the key of another one is refused at load.
+        let issue = || {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+            (params.self_signed(&key).unwrap().pem(), key.serialize_pem())
+        };
+        let ((cert, key), (_, other_key)) = (issue(), issue());
+        let cert_file = dir.path().join("cert.pem");
+        let key_file = dir.path().join("key.pem");
+        std::fs::write(&cert_file, cert).unwrap();
+        std::fs::write(&key_file, key).unwrap();
+        config.tls.cert_file = Some(cert_file);
+        config.tls.key_file = Some(key_file.clone());
+        let loaded = NodeSecurity::load(&config).unwrap();
+        assert!(loaded.peer().tls.is_some());
+        assert!(!loaded.peer().require_client_cert);
+        std::fs::write(&key_file, other_key).unwrap();
+        let err = format!("{:#}", NodeSecurity::load(&config).unwrap_err());
+        assert!(err.starts_with("tls: cannot use the certificate"), "{err}");
     }
 }
