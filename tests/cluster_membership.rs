@@ -213,6 +213,14 @@ fn a_node_joins_files_mail_and_leaves() {
     let (ok, _, err) = join("2", &cluster.grpc_addr(2));
     assert!(ok, "joining again at the same address is a no-op: {err}");
 
+    // Ready over HTTP too (the monitor re-evaluates every second), so the
+    // not-ready below is the one caused by leaving, not a stale one from the start.
+    wait_until(Duration::from_secs(10), "node 2 ready over HTTP", || {
+        cluster
+            .node(2)
+            .http_get("/readyz")
+            .starts_with("HTTP/1.1 200")
+    });
     let (ok, out, err) = cluster.cli(&[
         "cluster",
         "leave",

@@ -2,7 +2,7 @@
 //! the Kubernetes schemas (`kubernetes-validate --strict`, from PyPI), and
 //! the node config in its ConfigMap with `postroom config check` for every
 //! node of the StatefulSet (node id from the pod ordinal, as its command
-//! sets it).
+//! sets it), with the token and secret files of the mounted Secret.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
@@ -14,9 +14,18 @@ fn repo(path: &str) -> PathBuf {
         .join(path)
 }
 
-/// The literal block under `postroom.toml: |` in the ConfigMap.
-fn configmap_toml(manifest: &str) -> String {
-    literal_block(manifest, "postroom.toml: |")
+/// Where the pods mount the Secret with the admin token and farm secret.
+const SECRETS: &str = "/etc/postroom/secrets/";
+
+/// The literal block under `postroom.toml: |` in the ConfigMap, with the
+/// Secret's files (which `config check` reads) made in `dir` instead.
+fn configmap_toml(manifest: &str, dir: &Path) -> String {
+    let secrets = dir.join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    for key in ["admin-token", "farm-secret"] {
+        std::fs::write(secrets.join(key), format!("{key}-0123456789abcdef\n")).unwrap();
+    }
+    literal_block(manifest, "postroom.toml: |").replace(SECRETS, &format!("{}/", secrets.display()))
 }
 
 /// The literal block (`|`) after the first line that reads `marker` (trimmed).
@@ -51,9 +60,19 @@ fn the_kubernetes_manifest_passes_the_schemas() {
 #[test]
 fn the_statefulset_config_is_valid_on_every_node() {
     let manifest = std::fs::read_to_string(repo("k8s/postroom.yaml")).unwrap();
-    let toml = configmap_toml(&manifest);
-    assert!(toml.contains("[cluster]"), "{toml}");
     let dir = tempfile::tempdir().unwrap();
+    let toml = configmap_toml(&manifest, dir.path());
+    assert!(toml.contains("[cluster]"), "{toml}");
+    // The token and the secret are files of the mounted Secret, and are never printed.
+    let configured = literal_block(&manifest, "postroom.toml: |");
+    for key in [
+        "secret_file = \"/etc/postroom/secrets/farm-secret\"",
+        "token_file = \"/etc/postroom/secrets/admin-token\"",
+    ] {
+        assert!(configured.contains(key), "{key} missing in\n{configured}");
+    }
+    assert!(manifest.contains("mountPath: /etc/postroom/secrets"));
+    assert!(manifest.contains("secretName: postroom-secrets"));
     let config = dir.path().join("postroom.toml");
     std::fs::write(&config, &toml).unwrap();
     for node_id in ["1", "2", "3"] {
@@ -70,6 +89,7 @@ fn the_statefulset_config_is_valid_on_every_node() {
             checked.contains(&format!("node_id = {node_id}")),
             "{checked}"
         );
+        assert!(!checked.contains("0123456789abcdef"), "{checked}");
     }
 }
 
@@ -78,7 +98,7 @@ fn the_pod_command_takes_the_node_id_from_the_ordinal_and_refuses_other_names() 
     let manifest = std::fs::read_to_string(repo("k8s/postroom.yaml")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("postroom.toml");
-    std::fs::write(&config, configmap_toml(&manifest)).unwrap();
+    std::fs::write(&config, configmap_toml(&manifest, dir.path())).unwrap();
     // The container's script, with the real binary checking the config instead of serving.
     let script = literal_block(&manifest, "- |").replace(
         "exec /usr/local/bin/postroom serve --config /etc/postroom/postroom.toml",

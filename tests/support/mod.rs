@@ -11,6 +11,7 @@ use serde_json::Value;
 
 pub mod clients;
 pub mod cluster;
+pub mod pki;
 pub mod postfix;
 
 pub const DOMAIN: &str = "sharepoint.contoso.local";

@@ -1,16 +1,17 @@
-//! The CLI's side of the admin service: connecting to a node, asking every
-//! member of the farm for its status (concurrently, each bounded), and the
-//! membership changes.
+//! The CLI's side of the admin service: connecting to a node (with its
+//! bearer token, over TLS when asked), asking every member of the farm for
+//! its status (concurrently, each bounded), and the membership changes.
 
 use std::time::Duration;
 
+use postroom_cluster::ClientTls;
 use postroom_core::units::millis;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
 
-use crate::error::{chain, ApiError};
+use crate::error::{chain, closed_by_peer, ApiError, TLS_HINT};
 use crate::proto::cluster_admin_client::ClusterAdminClient;
 use crate::proto::{
     AddMemberRequest, ConfigReply, GetConfigRequest, Member, MembershipReply, NodeStatus,
@@ -23,8 +24,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long one node may take to answer a status request (connecting included).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The endpoint URI of `server` (`host:port` or `http://host:port`).
-fn endpoint_uri(server: &str) -> Result<String, ApiError> {
+/// The endpoint URI of `server` (`host:port`, `http://host:port` or
+/// `https://host:port`); a plain `host:port` is `https://` when `tls`.
+fn endpoint_uri(server: &str, tls: bool) -> Result<String, ApiError> {
     let invalid = |detail: &str| ApiError::InvalidServer {
         server: server.to_string(),
         detail: detail.to_string(),
@@ -33,30 +35,57 @@ fn endpoint_uri(server: &str) -> Result<String, ApiError> {
     if trimmed.is_empty() {
         return Err(invalid("it is empty, expected host:port"));
     }
-    if trimmed.starts_with("http://") {
+    if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
         return Ok(trimmed.to_string());
     }
     if trimmed.contains("://") {
-        return Err(invalid("only http:// is supported, or plain host:port"));
+        return Err(invalid(
+            "only http:// and https:// are supported, or plain host:port",
+        ));
     }
-    Ok(format!("http://{trimmed}"))
+    let scheme = if tls { "https" } else { "http" };
+    Ok(format!("{scheme}://{trimmed}"))
 }
 
-/// What a client presents to a node: the bearer token of its admin API.
-#[derive(Clone, Debug, Default)]
+/// What a client presents to a node: the bearer token of its admin API,
+/// and how to reach it over TLS (the CA to trust, a client certificate).
+/// `Debug` does not show the token.
+#[derive(Clone, Default)]
 pub struct Credentials {
     /// Sent as `authorization: Bearer <token>` on every call.
     pub token: Option<String>,
     /// Who is asking (e.g. `alice@admin-pc`), sent as `x-postroom-actor`
     /// and recorded in the config history of the changes made.
     pub actor: Option<String>,
+    /// TLS: plain `host:port` servers are dialled with `https://`.
+    pub tls: Option<ClientTls>,
 }
 
-/// Adds the bearer token and the actor, if any, to every call.
-#[derive(Clone, Debug)]
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("actor", &self.actor)
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+/// Adds the bearer token and the actor, if any, to every call. `Debug`
+/// does not show the token.
+#[derive(Clone)]
 pub struct AddBearer {
     bearer: Option<MetadataValue<Ascii>>,
     actor: Option<MetadataValue<Ascii>>,
+}
+
+impl std::fmt::Debug for AddBearer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddBearer")
+            .field("bearer", &self.bearer.as_ref().map(|_| "<redacted>"))
+            .field("actor", &self.actor)
+            .finish()
+    }
 }
 
 impl tonic::service::Interceptor for AddBearer {
@@ -91,12 +120,28 @@ pub async fn connect_channel(
             }
         })?),
     };
-    let endpoint = Endpoint::from_shared(endpoint_uri(server)?)
+    let uri = endpoint_uri(server, credentials.tls.is_some())?;
+    let mut endpoint = Endpoint::from_shared(uri.clone())
         .map_err(|e| ApiError::InvalidServer {
             server: server.to_string(),
             detail: chain(&e),
         })?
         .connect_timeout(CONNECT_TIMEOUT);
+    if uri.starts_with("https://") {
+        let Some(tls) = credentials.tls.as_ref().filter(|t| t.ca_pem.is_some()) else {
+            return Err(ApiError::InvalidServer {
+                server: server.to_string(),
+                detail: "https:// needs --ca-file (the CA that signed the node's certificate)"
+                    .to_string(),
+            });
+        };
+        endpoint = endpoint
+            .tls_config(tls.config())
+            .map_err(|e| ApiError::Tls {
+                server: server.to_string(),
+                detail: chain(&e),
+            })?;
+    }
     match tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect()).await {
         Err(_) => Err(ApiError::Timeout {
             server: server.to_string(),
@@ -104,7 +149,7 @@ pub async fn connect_channel(
         }),
         Ok(Err(e)) => Err(ApiError::Connect {
             server: server.to_string(),
-            detail: chain(&e),
+            detail: connect_detail(&e, uri.starts_with("https://")),
         }),
         Ok(Ok(channel)) => {
             // An actor that is not plain ASCII is sent without its other characters.
@@ -120,6 +165,22 @@ pub async fn connect_channel(
                 AddBearer { bearer, actor },
             ))
         }
+    }
+}
+
+/// Why a connection failed, with a hint when TLS is the likely cause.
+fn connect_detail(e: &tonic::transport::Error, tls: bool) -> String {
+    let detail = chain(e);
+    let lower = detail.to_ascii_lowercase();
+    let handshake = ["certificate", "tls", "handshake", "issuer"]
+        .iter()
+        .any(|w| lower.contains(w));
+    if tls && handshake {
+        format!("{detail} (TLS: check --ca-file and --tls-server-name)")
+    } else if closed_by_peer(&detail) {
+        format!("{detail}{TLS_HINT}")
+    } else {
+        detail
     }
 }
 
@@ -261,21 +322,33 @@ mod tests {
     #[test]
     fn servers_are_host_port_or_http_urls() {
         assert_eq!(
-            endpoint_uri("127.0.0.1:7700").unwrap(),
+            endpoint_uri("127.0.0.1:7700", false).unwrap(),
             "http://127.0.0.1:7700"
         );
-        assert_eq!(endpoint_uri(" node-a:7700 ").unwrap(), "http://node-a:7700");
         assert_eq!(
-            endpoint_uri("http://node-a:7700").unwrap(),
+            endpoint_uri(" node-a:7700 ", false).unwrap(),
             "http://node-a:7700"
         );
         assert_eq!(
-            endpoint_uri("").unwrap_err().to_string(),
+            endpoint_uri("http://node-a:7700", true).unwrap(),
+            "http://node-a:7700"
+        );
+        // With TLS options a plain host:port is dialled with https.
+        assert_eq!(
+            endpoint_uri("node-a:7700", true).unwrap(),
+            "https://node-a:7700"
+        );
+        assert_eq!(
+            endpoint_uri("https://node-a:7700", false).unwrap(),
+            "https://node-a:7700"
+        );
+        assert_eq!(
+            endpoint_uri("", false).unwrap_err().to_string(),
             "invalid server address \"\": it is empty, expected host:port"
         );
         assert_eq!(
-            endpoint_uri("https://node-a:7700").unwrap_err().to_string(),
-            "invalid server address \"https://node-a:7700\": only http:// is supported, or plain host:port"
+            endpoint_uri("grpc://node-a:7700", false).unwrap_err().to_string(),
+            "invalid server address \"grpc://node-a:7700\": only http:// and https:// are supported, or plain host:port"
         );
     }
 

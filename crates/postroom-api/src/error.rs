@@ -54,13 +54,17 @@ pub enum ApiError {
         detail: String,
     },
 
-    /// The server is not `host:port` or `http://host:port`.
+    /// The server is not `host:port`, `http://host:port` or `https://host:port`.
     #[error("invalid server address {server:?}: {detail}")]
     InvalidServer { server: String, detail: String },
 
     /// The token cannot be sent.
     #[error("invalid token: {detail}")]
     InvalidToken { detail: String },
+
+    /// TLS cannot be set up for the server (a bad CA or client certificate).
+    #[error("cannot use TLS with {server}: {detail}")]
+    Tls { server: String, detail: String },
 
     /// No connection could be made.
     #[error("cannot connect to {server}: {detail}")]
@@ -83,11 +87,23 @@ pub enum ApiError {
 impl ApiError {
     /// A call that `server` refused with `status`.
     pub fn call(server: &str, call: &'static str, status: &Status) -> ApiError {
+        let mut message = status.message().to_string();
+        // A transport failure says little at the top (`operation was
+        // canceled`); its causes name e.g. the TLS alert.
+        if let Some(cause) = std::error::Error::source(status) {
+            let detail = chain(cause);
+            if !message.contains(&detail) {
+                message = format!("{message}: {detail}");
+            }
+        }
+        if closed_by_peer(&message) {
+            message.push_str(TLS_HINT);
+        }
         ApiError::Call {
             server: server.to_string(),
             call,
             code: status.code(),
-            message: status.message().to_string(),
+            message,
         }
     }
 }
@@ -105,7 +121,8 @@ pub fn status_of(e: &ApiError) -> Status {
         ApiError::InvalidArgument { .. }
         | ApiError::InvalidConfig { .. }
         | ApiError::InvalidServer { .. }
-        | ApiError::InvalidToken { .. } => Code::InvalidArgument,
+        | ApiError::InvalidToken { .. }
+        | ApiError::Tls { .. } => Code::InvalidArgument,
         ApiError::AlreadyExists { .. } => Code::AlreadyExists,
         ApiError::NotFound { .. } => Code::NotFound,
         ApiError::Conflict { .. } => Code::Aborted,
@@ -117,6 +134,25 @@ pub fn status_of(e: &ApiError) -> Status {
         ApiError::Storage { .. } => Code::Internal,
     };
     Status::new(code, e.to_string())
+}
+
+/// What a connection the node closed at once most likely means.
+pub(crate) const TLS_HINT: &str = " (the node closed the connection; if it serves TLS, use https:// or --ca-file; if it requires client certificates (TLS), pass --cert-file and --key-file)";
+
+/// Whether a transport failure reads like the node closing the connection
+/// during or right after the handshake (a TLS mismatch or a refused client).
+pub(crate) fn closed_by_peer(detail: &str) -> bool {
+    let lower = detail.to_ascii_lowercase();
+    [
+        "connection closed",
+        "connection reset",
+        "broken pipe",
+        "unexpected eof",
+        "alert",
+        "frame with invalid size",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
 }
 
 /// The gRPC status for a farm error: UNAVAILABLE when another attempt (or
@@ -132,6 +168,7 @@ pub fn status_from(e: &ClusterError) -> Status {
         | ClusterError::Unreachable { .. }
         | ClusterError::Stopped { .. } => Code::Unavailable,
         ClusterError::Config { .. } | ClusterError::Address { .. } => Code::InvalidArgument,
+        ClusterError::Tls { .. } => Code::FailedPrecondition,
         ClusterError::Remote { .. } | ClusterError::Raft { .. } => Code::FailedPrecondition,
         ClusterError::OpenStorage { .. }
         | ClusterError::Storage { .. }
@@ -251,6 +288,13 @@ mod tests {
                 Code::Internal,
             ),
             (ClusterError::NoResponse { index: 4 }, Code::Internal),
+            (
+                ClusterError::Tls {
+                    addr: "h:1".into(),
+                    detail: "bad pem".into(),
+                },
+                Code::FailedPrecondition,
+            ),
         ];
         for (e, code) in cases {
             let status = status_from(&e);

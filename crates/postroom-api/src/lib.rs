@@ -1,6 +1,7 @@
 //! postroom-api: the node's admin surface and its client side.
 //!
-//! Owns the gRPC cluster-admin service (`proto/postroom/admin/v1/cluster.proto`:
+//! Owns who may call the admin services ([`AdminAuth`]: bearer token or
+//! client certificate), the gRPC cluster-admin service (`proto/postroom/admin/v1/cluster.proto`:
 //! status, add and remove members, the farm config read linearizably), the readiness rules and the monitor that
 //! publishes them (to the `grpc.health.v1` service and to HTTP `/readyz`),
 //! the plain HTTP health endpoint, the one mapping of
@@ -8,6 +9,7 @@
 //! needs to talk to a farm (connecting, asking every member for its status,
 //! tables and JSON).
 
+mod auth;
 mod client;
 mod config;
 mod convert;
@@ -35,6 +37,7 @@ pub mod proto {
         include_bytes!(concat!(env!("OUT_DIR"), "/admin_descriptor.bin"));
 }
 
+pub use auth::{AdminAuth, MISSING_CERTIFICATE, MISSING_TOKEN, WRONG_TOKEN};
 pub use client::{
     add_member, connect, connect_channel, farm_config, farm_status, remove_member, AdminChannel,
     Credentials, CALL_TIMEOUT,
@@ -46,6 +49,7 @@ pub use format::{membership_json, membership_table, render, status_json, status_
 pub use http::serve_http;
 pub use library_service::{library_admin_service, LibraryAdminService};
 pub use message_service::{message_admin_service, MessageAdminService};
+pub use postroom_cluster::ClientTls;
 pub use readiness::{
     readiness, spawn_readiness_monitor, NodeProbe, NodeReport, Readiness, QUORUM_ACK_LIMIT_MS,
 };

@@ -199,6 +199,12 @@ impl ClusterAdmin for ClusterAdminService {
             ) {
                 return Err(Status::failed_precondition(problem));
             }
+            // Its Raft service must take ours (the farm's secret, our certificate).
+            if let Err(e) = self.farm.check_peer(id, &address).await {
+                return Err(Status::failed_precondition(format!(
+                    "node {id} at {address} cannot be a member: {e}"
+                )));
+            }
         }
         tracing::info!(node = id, %address, "adding a member");
         self.farm

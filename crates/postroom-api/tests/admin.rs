@@ -77,6 +77,7 @@ async fn start(id: u64, dir: &Path, formation: Formation) -> Node {
         snapshot_every: 1_000,
         formation,
         local_ip: None,
+        security: postroom_cluster::PeerSecurity::default(),
     })
     .await
     .unwrap();

@@ -85,6 +85,7 @@ fn options(node_id: u64, addr: &str, dir: &Path, snapshot_every: u64) -> FarmOpt
         snapshot_every,
         formation: postroom_core::cluster::Formation::Single,
         local_ip: None,
+        security: postroom_cluster::PeerSecurity::default(),
     }
 }
 

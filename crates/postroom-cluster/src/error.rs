@@ -38,6 +38,10 @@ pub enum ClusterError {
     #[error("invalid node address {addr:?}: {detail}")]
     Address { addr: String, detail: String },
 
+    /// TLS or the peer secret cannot be set up for a peer's endpoint.
+    #[error("cannot secure the connection to {addr}: {detail}")]
+    Tls { addr: String, detail: String },
+
     /// Writes must go to the leader; `leader` is the one this node knows of.
     #[error("this node is not the leader (known leader: {})", leader.map_or("none".to_string(), |l| l.to_string()))]
     NotLeader { leader: Option<u64> },

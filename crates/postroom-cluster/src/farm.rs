@@ -15,12 +15,14 @@ use openraft::{BasicNode, Config, ServerState, SnapshotPolicy};
 use postroom_core::cluster::Formation;
 use postroom_core::units::millis;
 use postroom_core::FarmState;
+use tonic::service::interceptor::InterceptedService;
 
 use crate::backend::{flush_durable, get_json, put_json, RaftBackend, SledBackend};
 use crate::leader::LeaderClients;
 use crate::log_store::LogStore;
 use crate::network::Network;
 use crate::proto::raft_server::RaftServer;
+use crate::security::{PeerAuth, PeerSecurity};
 use crate::service::RaftService;
 use crate::state_machine::{Shared, StateMachineStore};
 use crate::types::{FarmRaft, RaftNodeId};
@@ -52,6 +54,8 @@ pub struct FarmOptions {
     /// it is a specific one), so a host with several addresses talks from
     /// the one its peers know.
     pub local_ip: Option<IpAddr>,
+    /// The farm's secret and TLS towards peers; what incoming Raft calls must present.
+    pub security: PeerSecurity,
 }
 
 /// This node's Raft role.
@@ -102,6 +106,7 @@ struct Inner {
     backend: Arc<dyn RaftBackend>,
     leader_clients: std::sync::Mutex<LeaderClients>,
     local_ip: Option<IpAddr>,
+    security: PeerSecurity,
     stopped: tokio::sync::Mutex<bool>,
 }
 
@@ -255,7 +260,7 @@ impl Farm {
         check_node_id(backend.as_ref(), &opts)?;
         let log_store = LogStore::new(backend.clone());
         let (state_machine, shared) = StateMachineStore::open(backend.clone())?;
-        let network = Network::new(opts.node_id, opts.local_ip);
+        let network = Network::new(opts.node_id, opts.local_ip, opts.security.clone());
         let raft = FarmRaft::new(opts.node_id, config, network, log_store, state_machine)
             .await
             .map_err(stopped("start"))?;
@@ -267,6 +272,7 @@ impl Farm {
             backend,
             leader_clients: std::sync::Mutex::new(LeaderClients::new()),
             local_ip: opts.local_ip,
+            security: opts.security,
             stopped: tokio::sync::Mutex::new(false),
         };
         Ok(Farm {
@@ -305,6 +311,10 @@ impl Farm {
         self.inner.local_ip
     }
 
+    pub(crate) fn peer_security(&self) -> &PeerSecurity {
+        &self.inner.security
+    }
+
     pub(crate) fn raft(&self) -> &FarmRaft {
         &self.inner.raft
     }
@@ -322,9 +332,14 @@ impl Farm {
         f(&self.inner.shared.read().state)
     }
 
-    /// The tonic service to mount on the node's gRPC server (Raft transport).
-    pub fn raft_service(&self) -> RaftServer<RaftService> {
-        RaftService::new(self.clone()).into_server()
+    /// The tonic service to mount on the node's gRPC server (Raft
+    /// transport), behind [`PeerAuth`]: calls without the farm's secret (or
+    /// the required client certificate) are refused.
+    pub fn raft_service(&self) -> InterceptedService<RaftServer<RaftService>, PeerAuth> {
+        InterceptedService::new(
+            RaftService::new(self.clone()).into_server(),
+            self.inner.security.auth(),
+        )
     }
 
     /// Leader, term, indexes and membership as this node sees them.

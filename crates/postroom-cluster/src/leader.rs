@@ -17,11 +17,9 @@ use postroom_core::units::millis;
 use postroom_core::{Command, FarmState, Proposal, Response, Timestamp};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
-use tonic::transport::Channel;
 
 use crate::farm::{now_millis, stopped, write_error, Farm};
-use crate::network::peer_client;
-use crate::proto::raft_client::RaftClient;
+use crate::network::{peer_client, PeerClient};
 use crate::proto::RaftRequest;
 use crate::types::RaftNodeId;
 use crate::ClusterError;
@@ -431,18 +429,18 @@ impl Farm {
     }
 
     /// A (cached) client of node `id` at `address`.
-    fn leader_client(&self, id: u64, address: &str) -> Result<RaftClient<Channel>, ClusterError> {
+    fn leader_client(&self, id: u64, address: &str) -> Result<PeerClient, ClusterError> {
         let mut clients = self.leader_clients();
         if let Some((addr, client)) = clients.get(&id) {
             if addr == address {
                 return Ok(client.clone());
             }
         }
-        let client = peer_client(address, self.local_ip())?;
+        let client = peer_client(address, self.local_ip(), self.peer_security())?;
         clients.insert(id, (address.to_string(), client.clone()));
         Ok(client)
     }
 }
 
 /// Clients of the nodes this node forwarded to, by node id.
-pub(crate) type LeaderClients = BTreeMap<RaftNodeId, (String, RaftClient<Channel>)>;
+pub(crate) type LeaderClients = BTreeMap<RaftNodeId, (String, PeerClient)>;

@@ -3,7 +3,8 @@
 //! Owns the openraft type configuration ([`TypeConfig`]), the Raft log and
 //! state machine storage over a narrow backend trait ([`RaftBackend`], with
 //! the sled implementation [`SledBackend`]), the tonic Raft transport
-//! (`proto/postroom/raft/v1/raft.proto`) and the [`Farm`] handle the binary
+//! (`proto/postroom/raft/v1/raft.proto`) with its authentication (the
+//! farm's shared secret, TLS; [`PeerSecurity`]) and the [`Farm`] handle the binary
 //! uses. No business rules live here: applying a log entry is
 //! `postroom_core::FarmState::apply`.
 
@@ -13,6 +14,7 @@ mod farm;
 mod leader;
 mod log_store;
 mod network;
+mod security;
 mod service;
 mod state_machine;
 mod types;
@@ -27,5 +29,6 @@ pub use backend::{RaftBackend, SledBackend};
 pub use error::ClusterError;
 pub use farm::{Farm, FarmOptions, FarmStatus, Role};
 pub use leader::MembershipChange;
+pub use security::{endpoint, ClientTls, PeerAuth, PeerSecurity, PEER_SECRET_HEADER};
 pub use service::RaftService;
 pub use types::TypeConfig;

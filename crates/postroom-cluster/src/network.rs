@@ -1,7 +1,8 @@
 //! The Raft transport's client side: an openraft [`RaftNetworkFactory`] that
-//! reaches peers over tonic channels at `http://{node.addr}` (connected
-//! lazily), sends each request as one serde_json payload and maps transport
-//! failures to openraft's `Unreachable` / `NetworkError` / `Timeout`.
+//! reaches peers over tonic channels at `http://{node.addr}` (or `https://`
+//! with TLS; connected lazily, the farm's secret on every call), sends each
+//! request as one serde_json payload and maps transport failures to
+//! openraft's `Unreachable` / `NetworkError` / `Timeout`.
 
 use std::error::Error;
 use std::net::IpAddr;
@@ -18,10 +19,12 @@ use openraft::raft::{
 use openraft::{BasicNode, RPCTypes, RaftNetwork, RaftNetworkFactory};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tonic::transport::{Channel, Endpoint};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
 
 use crate::proto::raft_client::RaftClient;
 use crate::proto::RaftRequest;
+use crate::security::{endpoint, AddPeerSecret, PeerSecurity};
 use crate::types::{RaftNodeId, TypeConfig};
 use crate::ClusterError;
 
@@ -32,34 +35,41 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 type RpcResult<T, E> = Result<T, RPCError<RaftNodeId, BasicNode, E>>;
 
+/// A Raft client of one peer that sends the farm's secret on every call.
+pub(crate) type PeerClient = RaftClient<InterceptedService<Channel, AddPeerSecret>>;
+
 /// Creates a [`Connection`] per peer; owned by openraft.
 #[derive(Debug, Clone)]
 pub struct Network {
     node_id: RaftNodeId,
     local_ip: Option<IpAddr>,
+    security: PeerSecurity,
 }
 
 impl Network {
-    /// The network of node `node_id`, connecting from `local_ip` when given.
-    pub fn new(node_id: RaftNodeId, local_ip: Option<IpAddr>) -> Network {
-        Network { node_id, local_ip }
+    /// The network of node `node_id`, connecting from `local_ip` when given,
+    /// with `security` (secret, TLS) on every connection.
+    pub fn new(node_id: RaftNodeId, local_ip: Option<IpAddr>, security: PeerSecurity) -> Network {
+        Network {
+            node_id,
+            local_ip,
+            security,
+        }
     }
 }
 
-/// A lazily connected channel to a peer's gRPC endpoint at `addr`, from `local_ip` when given.
+/// A lazily connected channel to a peer's gRPC endpoint at `addr`, from
+/// `local_ip` when given, secured as `security` says.
 pub(crate) fn peer_client(
     addr: &str,
     local_ip: Option<IpAddr>,
-) -> Result<RaftClient<Channel>, ClusterError> {
-    let endpoint =
-        Endpoint::from_shared(format!("http://{addr}")).map_err(|e| ClusterError::Address {
-            addr: addr.to_string(),
-            detail: e.to_string(),
-        })?;
-    let channel = endpoint
+    security: &PeerSecurity,
+) -> Result<PeerClient, ClusterError> {
+    let channel = endpoint(addr, security.tls.as_ref())?
         .connect_timeout(CONNECT_TIMEOUT)
         .local_address(local_ip)
         .connect_lazy();
+    let channel = InterceptedService::new(channel, security.sender()?);
     Ok(RaftClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
@@ -69,7 +79,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Connection;
 
     async fn new_client(&mut self, target: RaftNodeId, node: &BasicNode) -> Connection {
-        let client = peer_client(&node.addr, self.local_ip);
+        let client = peer_client(&node.addr, self.local_ip, &self.security);
         Connection {
             local: self.node_id,
             target,
@@ -84,7 +94,7 @@ pub struct Connection {
     local: RaftNodeId,
     target: RaftNodeId,
     node: BasicNode,
-    client: Result<RaftClient<Channel>, ClusterError>,
+    client: Result<PeerClient, ClusterError>,
 }
 
 impl Connection {

@@ -11,6 +11,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::security::Secret;
 use crate::units::HumanDuration;
 use crate::NodeId;
 
@@ -118,6 +119,13 @@ pub struct ClusterSettings {
     pub handoff_after: HumanDuration,
     /// Take a snapshot (and compact the log) every this many log entries.
     pub snapshot_every: u64,
+    /// The farm's shared secret: sent on every call to a peer, required on
+    /// every Raft call from one (at most one of `secret` and `secret_file`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Secret>,
+    /// A file holding the farm's shared secret (read at start, trimmed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<std::path::PathBuf>,
 }
 
 impl Default for ClusterSettings {
@@ -131,6 +139,8 @@ impl Default for ClusterSettings {
             lease_ttl: HumanDuration::from_secs(30),
             handoff_after: HumanDuration::from_secs(5),
             snapshot_every: 1_000,
+            secret: None,
+            secret_file: None,
         }
     }
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::address::{alias_problem, domain_problem};
 pub use crate::cluster::{ClusterSettings, HttpSettings, Peer};
 use crate::net::IpRange;
+pub use crate::security::{AdminSettings, ClientCerts, Secret, TlsSettings};
 pub use crate::smtp::SmtpSettings;
 use crate::units::{ByteSize, HumanDuration};
 use crate::CoreError;
@@ -26,6 +27,12 @@ pub struct ConfigFile {
     pub cluster: ClusterSettings,
     #[serde(default)]
     pub http: HttpSettings,
+    /// Who may use the admin API.
+    #[serde(default)]
+    pub admin: AdminSettings,
+    /// TLS on the gRPC port.
+    #[serde(default)]
+    pub tls: TlsSettings,
     #[serde(default)]
     pub log: LogSettings,
     #[serde(default)]
@@ -50,6 +57,8 @@ impl Default for ConfigFile {
             data_dir: default_data_dir(),
             cluster: ClusterSettings::default(),
             http: HttpSettings::default(),
+            admin: AdminSettings::default(),
+            tls: TlsSettings::default(),
             log: LogSettings::default(),
             farm: FarmSettings::default(),
             drop_folder: DropFolderSettings::default(),
@@ -89,6 +98,11 @@ impl ConfigFile {
         }
         problems.extend(self.cluster.problems());
         problems.extend(self.http.problems());
+        problems.extend(crate::security::security_problems(
+            &self.cluster,
+            &self.admin,
+            &self.tls,
+        ));
         if self.cluster.is_multi_node() {
             problems.extend(self.farm_config().node_local_paths());
         }

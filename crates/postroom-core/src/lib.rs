@@ -16,6 +16,7 @@ pub mod key;
 pub mod names;
 pub mod net;
 pub mod route;
+pub mod security;
 pub mod smtp;
 pub mod state;
 pub mod units;

@@ -113,7 +113,7 @@ impl Quarantine {
         let dir = self.open_dir()?;
         let base = match &why.message_key {
             Some(key) => match self.claim(dir.as_fd(), key)? {
-                Claim::Existing(entry) => return Ok(entry),
+                Claim::Existing(entry) => return Ok(*entry),
                 Claim::Base(base) => base,
             },
             None => format!("{}-{}", now_compact(), clock::nonce()),
@@ -230,7 +230,7 @@ impl Quarantine {
                 let complete = durable::exists_at(dir, &format!("{base}{MESSAGE_SUFFIX}"))
                     .map_err(|e| LibraryError::io("look up", self.dir.join(&base), e))?;
                 return match self.read_reason(dir, &base)? {
-                    Some(entry) if complete => Ok(Claim::Existing(entry)),
+                    Some(entry) if complete => Ok(Claim::Existing(Box::new(entry))),
                     // Claimed, then interrupted: (re)write the entry under the claimed name.
                     _ => Ok(Claim::Base(base)),
                 };
@@ -332,7 +332,7 @@ impl Quarantine {
 
 enum Claim {
     /// The key was quarantined before: this is its entry.
-    Existing(QuarantineEntry),
+    Existing(Box<QuarantineEntry>),
     /// Write the entry under this name.
     Base(String),
 }

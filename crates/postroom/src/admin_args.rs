@@ -1,5 +1,6 @@
 //! What every admin command shares: which node to ask and with which
-//! credentials (`--server`, `--token`, `--token-file`, or their
+//! credentials (`--server`, `--token`, `--token-file`, TLS with `--ca-file`
+//! and a client certificate with `--cert-file` / `--key-file`, or their
 //! `POSTROOM_*` variables), the small runtime it runs on, and the exit codes
 //! scripts can rely on.
 
@@ -8,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use postroom_api::Credentials;
+use postroom_api::{ClientTls, Credentials};
 
 /// Exit status of a command that worked but found something wrong (a member
 /// not ready).
@@ -61,7 +62,9 @@ pub fn failure(e: &anyhow::Error) -> (u8, Option<&'static str>) {
 /// Which node to ask, and how to prove who we are.
 #[derive(Args, Clone, Debug)]
 pub struct ServerArgs {
-    /// `host:port` (or `http://host:port`) of any node's gRPC endpoint (its `cluster.listen`).
+    /// `host:port` (or `http://host:port`, `https://host:port`) of any
+    /// node's gRPC endpoint (its `cluster.listen`); `host:port` is dialled
+    /// with TLS when --ca-file is given.
     #[arg(long, env = "POSTROOM_SERVER", default_value = "127.0.0.1:7700")]
     pub server: String,
     /// The admin API's bearer token (`admin.token` of the nodes).
@@ -75,6 +78,18 @@ pub struct ServerArgs {
     /// A file holding the bearer token (e.g. a mounted Kubernetes secret).
     #[arg(long, env = "POSTROOM_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
+    /// PEM CA certificate that signed the nodes' certificates (turns TLS on).
+    #[arg(long, env = "POSTROOM_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate, for nodes that require one (`tls.client_certs`).
+    #[arg(long, env = "POSTROOM_CERT_FILE", requires = "key_file")]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of --cert-file.
+    #[arg(long, env = "POSTROOM_KEY_FILE", requires = "cert_file")]
+    pub key_file: Option<PathBuf>,
+    /// The name the node's certificate must carry, when not the host of --server.
+    #[arg(long, env = "POSTROOM_TLS_SERVER_NAME")]
+    pub tls_server_name: Option<String>,
 }
 
 impl ServerArgs {
@@ -96,7 +111,33 @@ impl ServerArgs {
         Ok(Credentials {
             token,
             actor: Some(actor()),
+            tls: self.tls()?,
         })
+    }
+
+    /// TLS options, when any TLS flag is given.
+    fn tls(&self) -> anyhow::Result<Option<ClientTls>> {
+        if self.ca_file.is_none() && self.cert_file.is_none() && self.tls_server_name.is_none() {
+            return Ok(None);
+        }
+        let read = |flag: &str, path: &PathBuf| {
+            std::fs::read(path)
+                .with_context(|| format!("{flag} {}: cannot read it", path.display()))
+        };
+        let ca_pem = self
+            .ca_file
+            .as_ref()
+            .map(|p| read("--ca-file", p))
+            .transpose()?;
+        let identity = match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => Some((read("--cert-file", cert)?, read("--key-file", key)?)),
+            _ => None,
+        };
+        Ok(Some(ClientTls {
+            ca_pem,
+            identity,
+            domain: self.tls_server_name.clone(),
+        }))
     }
 }
 

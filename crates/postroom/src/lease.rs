@@ -115,6 +115,7 @@ mod tests {
             snapshot_every: 1_000,
             formation: Formation::Single,
             local_ip: None,
+            security: postroom_cluster::PeerSecurity::default(),
         })
         .await
         .unwrap();

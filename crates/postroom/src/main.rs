@@ -18,6 +18,7 @@ mod message_cmd;
 mod node;
 mod pipeline;
 mod probe;
+mod security;
 mod settings;
 mod startup_config;
 mod telemetry;
@@ -90,6 +91,9 @@ enum ConfigCmd {
 }
 
 fn main() -> ExitCode {
+    // One crypto provider for every TLS user (gRPC, SMTP STARTTLS): ring.
+    // Fails only if one is installed already, which is then the one used.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {

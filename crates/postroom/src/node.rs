@@ -17,6 +17,7 @@ use postroom_dropfolder::{DropFolder, WatchSettings};
 use postroom_library::Quarantine;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use tracing::{info, warn};
 
 use crate::counters::Counters;
@@ -58,6 +59,7 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
             snapshot_every: cfg.cluster.snapshot_every,
             formation: cfg.cluster.formation(),
             local_ip: Some(bound.ip()).filter(|ip| !ip.is_unspecified()),
+            security: loaded.security.peer(),
         })
         .await
         .context("opening the farm state")?,
@@ -77,28 +79,43 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         READINESS_EVERY,
         serving.clone(),
     );
+    // Health and reflection stay open (probes, tools); the Raft service
+    // checks the farm's secret itself; every admin service goes behind the
+    // one `AdminAuth`.
+    let security = &loaded.security;
+    let admin_auth = security.admin_auth();
     let (reflection, reflection_alpha) = postroom_api::reflection_services()?;
     let intake = Arc::new(std::sync::OnceLock::new());
     let grpc = tokio::spawn(
-        tonic::transport::Server::builder()
+        security
+            .grpc_server()?
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_alpha)
             .add_service(farm.raft_service())
-            .add_service(postroom_api::cluster_admin_service(
-                (*farm).clone(),
-                facts.clone(),
-                postroom_api::Credentials::default(),
+            .add_service(InterceptedService::new(
+                postroom_api::cluster_admin_service(
+                    (*farm).clone(),
+                    facts.clone(),
+                    security.peer_credentials(),
+                ),
+                admin_auth.clone(),
             ))
-            .add_service(postroom_api::farm_admin_service((*farm).clone()))
-            .add_service(postroom_api::library_admin_service(
-                (*farm).clone(),
-                data_dir.clone(),
+            .add_service(InterceptedService::new(
+                postroom_api::farm_admin_service((*farm).clone()),
+                admin_auth.clone(),
             ))
-            .add_service(postroom_api::message_admin_service(
-                (*farm).clone(),
-                data_dir.clone(),
-                intake.clone(),
+            .add_service(InterceptedService::new(
+                postroom_api::library_admin_service((*farm).clone(), data_dir.clone()),
+                admin_auth.clone(),
+            ))
+            .add_service(InterceptedService::new(
+                postroom_api::message_admin_service(
+                    (*farm).clone(),
+                    data_dir.clone(),
+                    intake.clone(),
+                ),
+                admin_auth.clone(),
             ))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),

@@ -1,11 +1,13 @@
 //! Loading the node's configuration: the TOML file (strict) or the embedded
-//! defaults, then environment overrides, then validation. Errors name the file
-//! and the key.
+//! defaults, then environment overrides, then validation, then the secret
+//! and TLS files it names (`security`). Errors name the file and the key.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use postroom_core::config::ConfigFile;
+use postroom_core::config::{ConfigFile, Secret};
+
+use crate::security::NodeSecurity;
 
 /// Environment variables that override the file, for containers and Kubernetes.
 const ENV_OVERRIDES: &[(&str, &str)] = &[
@@ -15,6 +17,10 @@ const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("POSTROOM_CLUSTER_ADVERTISE", "cluster.advertise"),
     ("POSTROOM_CLUSTER_PEERS", "cluster.peers"),
     ("POSTROOM_CLUSTER_JOIN", "cluster.join"),
+    ("POSTROOM_CLUSTER_SECRET", "cluster.secret"),
+    ("POSTROOM_CLUSTER_SECRET_FILE", "cluster.secret_file"),
+    ("POSTROOM_ADMIN_TOKEN", "admin.token"),
+    ("POSTROOM_ADMIN_TOKEN_FILE", "admin.token_file"),
     ("POSTROOM_HTTP_LISTEN", "http.listen"),
     ("POSTROOM_DROP_FOLDER", "drop_folder.path"),
     ("POSTROOM_SMTP_LISTEN", "smtp.listen"),
@@ -27,6 +33,8 @@ const ENV_OVERRIDES: &[(&str, &str)] = &[
 pub struct Loaded {
     pub config: ConfigFile,
     pub source: String,
+    /// The token, secret and TLS files, read.
+    pub security: NodeSecurity,
 }
 
 /// Load `file` (or the embedded defaults), apply env overrides and `--data-dir`, validate.
@@ -51,7 +59,13 @@ pub fn load(file: Option<&Path>, data_dir: Option<PathBuf>) -> anyhow::Result<Lo
     config
         .validate()
         .with_context(|| format!("configuration from {source}"))?;
-    Ok(Loaded { config, source })
+    let security =
+        NodeSecurity::load(&config).with_context(|| format!("configuration from {source}"))?;
+    Ok(Loaded {
+        config,
+        source,
+        security,
+    })
 }
 
 /// Apply `POSTROOM_*` overrides read through `get`.
@@ -74,6 +88,23 @@ fn apply_env(config: &mut ConfigFile, get: impl Fn(&str) -> Option<String>) -> a
                     .map_err(|e| bad(&e))?
             }
             "cluster.join" => config.cluster.join = value.parse().map_err(|e| bad(&e))?,
+            // An inline value and a file replace each other.
+            "cluster.secret" => {
+                config.cluster.secret = Some(Secret::new(&value));
+                config.cluster.secret_file = None;
+            }
+            "cluster.secret_file" => {
+                config.cluster.secret_file = Some(PathBuf::from(&value));
+                config.cluster.secret = None;
+            }
+            "admin.token" => {
+                config.admin.token = Some(Secret::new(&value));
+                config.admin.token_file = None;
+            }
+            "admin.token_file" => {
+                config.admin.token_file = Some(PathBuf::from(&value));
+                config.admin.token = None;
+            }
             "http.listen" => config.http.listen = value.clone(),
             "drop_folder.path" => config.drop_folder.path = Some(PathBuf::from(&value)),
             "smtp.listen" => config.smtp.listen = value.clone(),
@@ -129,6 +160,24 @@ mod tests {
         assert!(
             err.to_string().contains("\"b:7700\" is not id@host:port"),
             "{err}"
+        );
+        cfg.admin.token_file = Some(PathBuf::from("/etc/token"));
+        apply_env(
+            &mut cfg,
+            env(&[
+                ("POSTROOM_ADMIN_TOKEN", "admin-token-0123456789"),
+                ("POSTROOM_CLUSTER_SECRET_FILE", "/run/secrets/farm"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.admin.token.as_ref().map(Secret::expose),
+            Some("admin-token-0123456789")
+        );
+        assert_eq!(cfg.admin.token_file, None, "the variable replaces the file");
+        assert_eq!(
+            cfg.cluster.secret_file,
+            Some(PathBuf::from("/run/secrets/farm"))
         );
         let err = apply_env(&mut cfg, env(&[("POSTROOM_NODE_ID", "two")])).unwrap_err();
         assert!(
