@@ -26,7 +26,6 @@ use postroom_cluster::{Farm, FarmOptions};
 use postroom_core::config::ConfigFile;
 use postroom_core::{ClaimResult, Command, Finished, MessageKey, Outcome, Response};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 
 struct Args {
     secs: u64,
@@ -111,7 +110,10 @@ async fn start_member(id: u64, dir: &Path, snapshot_every: u64) -> anyhow::Resul
     let server = tokio::spawn(async move {
         let served = tonic::transport::Server::builder()
             .add_service(service)
-            .serve_with_incoming(TcpListenerStream::new(listener))
+            // As the node does: no Nagle on accepted connections.
+            .serve_with_incoming(
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            )
             .await;
         if let Err(e) = served {
             eprintln!("node {id}: grpc server failed: {e}");

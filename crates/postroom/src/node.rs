@@ -118,7 +118,9 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
                 admin_auth.clone(),
             ))
             .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                // No Nagle: small gRPC frames (Raft appends, Submit answers)
+                // would otherwise wait for delayed ACKs (~40 ms).
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
                 serving.clone().cancelled_owned(),
             ),
     );
