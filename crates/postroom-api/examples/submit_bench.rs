@@ -38,8 +38,14 @@ fn options() -> anyhow::Result<Options> {
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let value = args.next().with_context(|| format!("{flag} needs a value"))?;
-        let number = || value.parse::<u64>().with_context(|| format!("{flag} {value}: not a number"));
+        let value = args
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .with_context(|| format!("{flag} {value}: not a number"))
+        };
         match flag.as_str() {
             "--server" => o.server = value.clone(),
             "--to" => o.to = value.clone(),
@@ -47,7 +53,9 @@ fn options() -> anyhow::Result<Options> {
             "--concurrency" => o.concurrency = number()?.max(1),
             "--size" => o.size = usize::try_from(number()?)?,
             "--token" => o.token = Some(value.clone()),
-            other => bail!("unknown flag {other} (--server --to --count --concurrency --size --token)"),
+            other => {
+                bail!("unknown flag {other} (--server --to --count --concurrency --size --token)")
+            }
         }
     }
     Ok(o)

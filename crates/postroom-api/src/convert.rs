@@ -17,13 +17,6 @@ use crate::proto::{FarmSettings, FarmSettingsUpdate, Library, LibraryUpdate};
 const KINDS: &str = "document_library";
 const ATTACHMENT_FOLDERS: &str = "root, subject, sender";
 
-fn invalid(field: &str, detail: String) -> ApiError {
-    ApiError::InvalidArgument {
-        field: field.to_string(),
-        detail,
-    }
-}
-
 /// The name of a config enum value as the config file spells it.
 fn enum_name<T: Serialize>(value: &T) -> String {
     match toml::Value::try_from(value) {
@@ -36,7 +29,8 @@ fn enum_name<T: Serialize>(value: &T) -> String {
 fn parse_enum<T: DeserializeOwned>(field: &str, name: &str, allowed: &str) -> Result<T, ApiError> {
     let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
         name.trim().into_deserializer();
-    T::deserialize(de).map_err(|_| invalid(field, format!("{name:?} is not one of {allowed}")))
+    T::deserialize(de)
+        .map_err(|_| ApiError::invalid(field, format!("{name:?} is not one of {allowed}")))
 }
 
 fn path_text(path: &Option<PathBuf>) -> String {
@@ -56,8 +50,9 @@ fn ranges(field: &str, values: &[String]) -> Result<Vec<IpRange>, ApiError> {
     values
         .iter()
         .map(|v| {
-            v.parse()
-                .map_err(|e| invalid(field, format!("{v:?} is not an address or CIDR range: {e}")))
+            v.parse().map_err(|e| {
+                ApiError::invalid(field, format!("{v:?} is not an address or CIDR range: {e}"))
+            })
         })
         .collect()
 }
@@ -118,7 +113,7 @@ pub(crate) fn update_farm(config: &mut FarmConfig, u: &FarmSettingsUpdate) -> Re
         Some("all") => Some(false),
         Some("listed") => Some(true),
         Some(other) => {
-            return Err(invalid(
+            return Err(ApiError::invalid(
                 "safe_servers_mode",
                 format!("{other:?} is not one of all, listed"),
             ))
@@ -131,7 +126,7 @@ pub(crate) fn update_farm(config: &mut FarmConfig, u: &FarmSettingsUpdate) -> Re
     let farm = &mut config.farm;
     match (listed, list) {
         (Some(false), Some(list)) if !list.is_empty() => {
-            return Err(invalid(
+            return Err(ApiError::invalid(
                 "safe_servers",
                 "a list of safe servers is only used with safe_servers_mode \"listed\"".into(),
             ))

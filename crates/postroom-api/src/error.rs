@@ -42,6 +42,14 @@ pub enum ApiError {
     #[error("{detail}")]
     Unavailable { detail: String },
 
+    /// The client gave up (a stream that broke off).
+    #[error("{detail}")]
+    Cancelled { detail: String },
+
+    /// Something that should not happen here (a bug to report).
+    #[error("{detail}")]
+    Internal { detail: String },
+
     /// The farm (Raft) refused or failed.
     #[error(transparent)]
     Cluster(#[from] ClusterError),
@@ -85,6 +93,14 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A request field is wrong.
+    pub(crate) fn invalid(field: &str, detail: String) -> ApiError {
+        ApiError::InvalidArgument {
+            field: field.to_string(),
+            detail,
+        }
+    }
+
     /// A call that `server` refused with `status`.
     pub fn call(server: &str, call: &'static str, status: &Status) -> ApiError {
         let mut message = status.message().to_string();
@@ -131,7 +147,8 @@ pub fn status_of(e: &ApiError) -> Status {
             Code::Unavailable
         }
         ApiError::Call { code, .. } => *code,
-        ApiError::Storage { .. } => Code::Internal,
+        ApiError::Cancelled { .. } => Code::Cancelled,
+        ApiError::Storage { .. } | ApiError::Internal { .. } => Code::Internal,
     };
     Status::new(code, e.to_string())
 }

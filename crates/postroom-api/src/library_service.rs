@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status};
 use crate::convert::{library, new_library, update_library};
 use crate::error::ApiError;
 use crate::farm_service::read_state;
+use crate::message_service::page_size;
 use crate::proto::library_admin_server::{LibraryAdmin, LibraryAdminServer};
 use crate::proto::{
     CreateLibraryRequest, DeleteLibraryRequest, GetLibraryRequest, Item, ItemPage, LibraryList,
@@ -22,7 +23,6 @@ use crate::proto::{
 use crate::write::{actor, write_config};
 
 const DEFAULT_PAGE: usize = 100;
-const MAX_PAGE: usize = 1000;
 
 /// Serves the library RPCs of one node.
 #[derive(Clone)]
@@ -284,16 +284,15 @@ impl LibraryAdmin for LibraryAdminService {
             position(&config, &r.alias).map(|at| config.libraries[at].clone())
         })?;
         let root = settings.resolved_path(&self.data_dir);
-        let size = match r.page_size as usize {
-            0 => DEFAULT_PAGE,
-            n => n.min(MAX_PAGE),
-        };
+        let size = page_size(r.page_size, DEFAULT_PAGE);
         let records = tokio::task::spawn_blocking({
             let root = root.clone();
             move || postroom_library::read_items(&root)
         })
         .await
-        .map_err(|e| Status::internal(format!("reading items failed: {e}")))?
+        .map_err(|e| ApiError::Internal {
+            detail: format!("reading items failed: {e}"),
+        })?
         .map_err(|e| ApiError::Storage {
             action: "read the items of library".to_string(),
             path: format!("{:?} at {}", settings.alias, root.display()),

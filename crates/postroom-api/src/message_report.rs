@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use postroom_core::config::FarmConfig;
-use postroom_core::state::{Lease, LedgerEntry};
+use postroom_core::state::{bare_message_id, Lease, LedgerEntry};
 use postroom_core::{FarmState, MessageKey, Outcome, Timestamp};
 use postroom_library::{read_item, read_items, QuarantineEntry};
 
@@ -141,13 +141,7 @@ pub(crate) fn keys_in_libraries(
     config: &FarmConfig,
     data_dir: &Path,
 ) -> Result<Vec<MessageKey>, ApiError> {
-    let bare = |id: &str| {
-        id.trim()
-            .trim_start_matches('<')
-            .trim_end_matches('>')
-            .to_string()
-    };
-    let wanted = bare(message_id);
+    let wanted = bare_message_id(message_id);
     let mut keys = Vec::new();
     for lib in &config.libraries {
         let records = read_items(&lib.resolved_path(data_dir)).map_err(|e| ApiError::Storage {
@@ -156,7 +150,7 @@ pub(crate) fn keys_in_libraries(
             detail: e.to_string(),
         })?;
         for r in records {
-            if r.meta.headers.message_id.as_deref().map(bare).as_deref() == Some(wanted.as_str())
+            if r.meta.headers.message_id.as_deref().map(bare_message_id) == Some(wanted)
                 && !keys.contains(&r.meta.message_key)
             {
                 keys.push(r.meta.message_key);

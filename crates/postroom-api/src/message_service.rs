@@ -55,7 +55,8 @@ pub fn message_admin_service(
     })
 }
 
-fn page_size(asked: u32, default: usize) -> usize {
+/// A page size asked for: `default` for 0, at most 1,000.
+pub(crate) fn page_size(asked: u32, default: usize) -> usize {
     match asked as usize {
         0 => default,
         n => n.min(MAX_PAGE),
@@ -63,7 +64,7 @@ fn page_size(asked: u32, default: usize) -> usize {
 }
 
 fn blocking_failed(e: tokio::task::JoinError) -> ApiError {
-    ApiError::Unavailable {
+    ApiError::Internal {
         detail: format!("a blocking task failed: {e}"),
     }
 }
@@ -187,7 +188,7 @@ impl MessageAdmin for MessageAdminService {
         let known: Vec<Known> = self
             .farm
             .read(|s| keys.iter().map(|k| Known::of(s, *k)).collect());
-        let quarantine = self.quarantine_entries().await.unwrap_or_default();
+        let quarantine = self.quarantine_entries().await?;
         let data_dir = self.data_dir.clone();
         let messages = tokio::task::spawn_blocking(move || {
             known
@@ -250,28 +251,30 @@ impl MessageAdmin for MessageAdminService {
         let size = page_size(r.page_size, DEFAULT_QUARANTINE_PAGE);
         let mut all = self.quarantine_entries().await?;
         all.reverse();
-        let start = if r.page_token.is_empty() {
-            0
-        } else {
-            all.iter()
-                .position(|(e, _)| e.file == r.page_token)
-                .map(|at| at + 1)
-                .ok_or_else(|| ApiError::InvalidArgument {
-                    field: "page_token".to_string(),
-                    detail: format!(
-                        "{:?} is no longer in quarantine; start from the first page",
-                        r.page_token
-                    ),
-                })?
+        // The cursor is the last entry shown, `<quarantined_at> <id>`: the
+        // next page starts strictly after it, whether it is still there or
+        // was replayed or deleted meanwhile.
+        let cursor = r.page_token.split_once(' ');
+        if cursor.is_none() && !r.page_token.is_empty() {
+            return Err(ApiError::InvalidArgument {
+                field: "page_token".to_string(),
+                detail: format!("{:?} is not a page token of this list", r.page_token),
+            }
+            .into());
+        }
+        let older = |(e, _): &&(QuarantineEntry, u64)| {
+            cursor.is_none_or(|(at, id)| (e.quarantined_at.as_str(), e.file.as_str()) < (at, id))
         };
-        let entries: Vec<_> = all
+        let rest: Vec<_> = all.iter().filter(older).collect();
+        let entries: Vec<_> = rest
             .iter()
-            .skip(start)
             .take(size)
             .map(|(e, n)| quarantined(e, *n))
             .collect();
         let next_page_token = match entries.last() {
-            Some(last) if start + entries.len() < all.len() => last.id.clone(),
+            Some(last) if entries.len() < rest.len() => {
+                format!("{} {}", last.quarantined_at, last.id)
+            }
             _ => String::new(),
         };
         Ok(Response::new(QuarantinePage {
@@ -288,11 +291,18 @@ impl MessageAdmin for MessageAdminService {
         let id = request.into_inner().id;
         let entry = self.entry(&id).await?;
         let path = self.intake()?.quarantine.message_path(&entry);
-        let bytes = tokio::fs::read(&path)
+        let shown = path.display().to_string();
+        let file = tokio::fs::File::open(&path)
             .await
-            .map_err(|e| storage("read quarantined message", &path.display().to_string(), e))?;
-        let size = bytes.len() as u64;
-        let head = bytes.get(..MAX_HEADERS).unwrap_or(&bytes);
+            .map_err(|e| storage("open quarantined message", &shown, e))?;
+        let size = file.metadata().await.map_or(0, |m| m.len());
+        let mut head = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(
+            &mut tokio::io::AsyncReadExt::take(file, MAX_HEADERS as u64),
+            &mut head,
+        )
+        .await
+        .map_err(|e| storage("read quarantined message", &shown, e))?;
         let end = [&b"\r\n\r\n"[..], b"\n\n"]
             .iter()
             .filter_map(|sep| head.windows(sep.len()).position(|w| w == *sep))

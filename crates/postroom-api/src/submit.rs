@@ -26,48 +26,53 @@ pub struct NodeIntake {
     pub hostname: String,
 }
 
-fn invalid(field: &str, detail: String) -> ApiError {
-    ApiError::InvalidArgument {
-        field: field.to_string(),
-        detail,
-    }
+/// Why the farm would refuse these recipients now, as SMTP's `RCPT` would
+/// (and anything while incoming e-mail is off); else the size limit.
+enum Refused {
+    /// The farm cannot take mail now.
+    Now(ApiError),
+    /// A recipient (or their number) is refused: the sentence.
+    Recipients(String),
 }
 
-/// Refuse recipients the farm would refuse at `RCPT`, and everything while
-/// incoming e-mail is off.
-fn check_recipients(farm: &Farm, recipients: &[String]) -> Result<u64, ApiError> {
+fn check_recipients(farm: &Farm, recipients: &[String]) -> Result<u64, Refused> {
     farm.read(|s| {
         let Some(config) = s.config() else {
-            return Err(ApiError::Unavailable {
+            return Err(Refused::Now(ApiError::Unavailable {
                 detail: "the farm has no configuration yet".to_string(),
-            });
+            }));
         };
         if !config.farm.incoming_enabled {
-            return Err(ApiError::Unavailable {
+            return Err(Refused::Now(ApiError::Unavailable {
                 detail: "incoming e-mail is turned off for this farm; try again later".to_string(),
-            });
+            }));
         }
         if recipients.is_empty() {
-            return Err(invalid(
-                "envelope.recipients",
+            return Err(Refused::Recipients(
                 "at least one recipient is required".into(),
             ));
+        }
+        let most = config.farm.max_recipients;
+        if recipients.len() > most {
+            return Err(Refused::Recipients(format!(
+                "{} recipients is more than farm.max_recipients ({most})",
+                recipients.len()
+            )));
         }
         for r in recipients {
             match route_recipient(config, r) {
                 RecipientRoute::Library(_) => {}
                 RecipientRoute::Foreign => {
-                    return Err(invalid(
-                        "envelope.recipients",
-                        format!("{r:?} is not in the farm's incoming domains"),
-                    ))
+                    return Err(Refused::Recipients(format!(
+                        "{r:?} is not in the farm's incoming domains"
+                    )))
                 }
                 RecipientRoute::Refused(reason) => {
                     let refusal = Refusal {
                         recipient: r.clone(),
                         reason,
                     };
-                    return Err(invalid("envelope.recipients", refusal.to_string()));
+                    return Err(Refused::Recipients(refusal.to_string()));
                 }
             }
         }
@@ -122,16 +127,16 @@ where
 {
     let mut first = match chunks.next().await {
         Some(Ok(chunk)) => chunk,
-        Some(Err(status)) => return Err(invalid("stream", status.message().to_string())),
+        Some(Err(status)) => return Err(ApiError::invalid("stream", status.message().to_string())),
         None => {
-            return Err(invalid(
+            return Err(ApiError::invalid(
                 "stream",
                 "it is empty; the first chunk carries the envelope".into(),
             ))
         }
     };
     let Some(given) = first.envelope.take() else {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             "envelope",
             "the first chunk must carry the envelope".into(),
         ));
@@ -141,7 +146,10 @@ where
         .iter()
         .map(|r| r.trim().to_string())
         .collect();
-    let limit = check_recipients(farm, &recipients)?;
+    let limit = check_recipients(farm, &recipients).map_err(|r| match r {
+        Refused::Now(e) => e,
+        Refused::Recipients(why) => ApiError::invalid("envelope.recipients", why),
+    })?;
     let env = envelope(given.sender.trim(), &recipients, "GRPC");
     let id = intake.spool.next_id();
     let mut draft =
@@ -154,7 +162,7 @@ where
         if let Some(c) = chunk.take() {
             if c.envelope.is_some() {
                 intake.spool.discard(draft);
-                return Err(invalid(
+                return Err(ApiError::invalid(
                     "envelope",
                     "only the first chunk may carry the envelope".into(),
                 ));
@@ -162,7 +170,7 @@ where
             size += c.data.len() as u64;
             if size > limit {
                 intake.spool.discard(draft);
-                return Err(invalid(
+                return Err(ApiError::invalid(
                     "data",
                     format!("the message is larger than farm.max_message_size ({limit} bytes)"),
                 ));
@@ -173,17 +181,16 @@ where
             Some(Ok(next)) => chunk = Some(next),
             Some(Err(status)) => {
                 intake.spool.discard(draft);
-                return Err(invalid(
-                    "stream",
-                    format!("it broke off: {}", status.message()),
-                ));
+                return Err(ApiError::Cancelled {
+                    detail: format!("the stream broke off: {}", status.message()),
+                });
             }
             None => break,
         }
     }
     if size == 0 {
         intake.spool.discard(draft);
-        return Err(invalid("data", "the message is empty".into()));
+        return Err(ApiError::invalid("data", "the message is empty".into()));
     }
     let committed = commit(intake, draft).await?;
     Ok(SubmitReply {
@@ -193,10 +200,13 @@ where
 }
 
 /// Send a quarantined message back through the drop folder. The recipients
-/// that were refused (or all, when none was filed) are replayed; when the
-/// whole message is replayed under its own key, the ledger first forgets
-/// its quarantined outcome so that it can be filed. The entry is removed
-/// once the new drop file is durable.
+/// that were refused (or all, when none was filed) are replayed. When the
+/// whole message is replayed under its own key, the ledger first forgets its
+/// quarantined outcome (refused while a node still holds a claim on it, as
+/// its holder may yet finish it). The entry's claim on the key goes before
+/// the new drop file is written (so a second quarantine of the message makes
+/// a new entry) and its files after (a crash in between leaves the old
+/// entry, nothing lost).
 pub(crate) async fn replay(
     farm: &Farm,
     intake: &NodeIntake,
@@ -223,27 +233,27 @@ pub(crate) async fn replay(
     } else {
         entry.refused_recipients.clone()
     };
-    check_recipients(farm, &recipients)?;
+    let limit = check_recipients(farm, &recipients).map_err(|r| match r {
+        Refused::Now(e) => e,
+        Refused::Recipients(why) => ApiError::FailedPrecondition {
+            detail: format!("{} cannot be replayed yet: {why}; fix that (e.g. create the library) and replay it again", entry.file),
+        },
+    })?;
+    if message.len() as u64 > limit {
+        return Err(ApiError::FailedPrecondition {
+            detail: format!(
+                "{} is larger than farm.max_message_size ({limit} bytes); raise it to replay this message",
+                entry.file
+            ),
+        });
+    }
     let sender = drop_file.envelope.sender.clone();
     if recipients == all {
-        let key = MessageKey::compute(&sender, &recipients, message);
-        match farm.propose(Command::Release { keys: vec![key] }).await? {
-            Response::Releases(r) if matches!(r.first(), Some(ReleaseResult::Released | ReleaseResult::Absent)) => {}
-            Response::Releases(r) => {
-                return Err(ApiError::FailedPrecondition {
-                    detail: format!(
-                        "message {key} is not quarantined in the ledger ({:?}); delete the entry instead",
-                        r.first()
-                    ),
-                })
-            }
-            other => {
-                return Err(ApiError::Unavailable {
-                    detail: format!("unexpected answer to a release: {other:?}"),
-                })
-            }
-        }
+        release(farm, MessageKey::compute(&sender, &recipients, message)).await?;
     }
+    let quarantine = intake.quarantine.clone();
+    let owned = entry.clone();
+    blocking(move || quarantine.release_claim(&owned), &entry.file).await?;
     let env = envelope(&sender, &recipients, "REPLAY");
     let id = intake.spool.next_id();
     let peer = PeerInfo {
@@ -256,19 +266,51 @@ pub(crate) async fn replay(
     draft.write(message).await;
     let committed = commit(intake, draft).await?;
     let quarantine = intake.quarantine.clone();
-    let file = entry.file.clone();
-    tokio::task::spawn_blocking(move || quarantine.remove(&file))
-        .await
-        .map_err(|e| ApiError::Unavailable {
-            detail: format!("removing the quarantine entry failed: {e}"),
-        })?
-        .map_err(|e| ApiError::Storage {
-            action: "remove quarantine entry".to_string(),
-            path: entry.file.clone(),
-            detail: e.to_string(),
-        })?;
+    let owned = entry.clone();
+    blocking(move || quarantine.remove_files(&owned), &entry.file).await?;
     Ok(ReplayReply {
         drop_file: committed.path.display().to_string(),
         recipients,
     })
+}
+
+/// Make the ledger forget the quarantined outcome of `key`.
+async fn release(farm: &Farm, key: MessageKey) -> Result<(), ApiError> {
+    let answer = farm.propose(Command::Release { keys: vec![key] }).await?;
+    let Response::Releases(results) = answer else {
+        return Err(ApiError::Internal {
+            detail: format!("unexpected answer to a release: {answer:?}"),
+        });
+    };
+    match results.first() {
+        Some(ReleaseResult::Released | ReleaseResult::Absent) => Ok(()),
+        Some(ReleaseResult::Claimed { node }) => Err(ApiError::FailedPrecondition {
+            detail: format!("message {key} is being filed by node {node}; replay it again in a moment"),
+        }),
+        Some(ReleaseResult::Kept { outcome }) => Err(ApiError::FailedPrecondition {
+            detail: format!(
+                "message {key} is no longer quarantined in the ledger ({outcome:?}); delete the entry instead"
+            ),
+        }),
+        None => Err(ApiError::Internal {
+            detail: "a release answered nothing".to_string(),
+        }),
+    }
+}
+
+/// Run a quarantine operation on a blocking thread.
+async fn blocking<F>(f: F, what: &str) -> Result<(), ApiError>
+where
+    F: FnOnce() -> Result<(), postroom_library::LibraryError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal {
+            detail: format!("a quarantine task failed: {e}"),
+        })?
+        .map_err(|e| ApiError::Storage {
+            action: "update quarantine entry".to_string(),
+            path: what.to_string(),
+            detail: e.to_string(),
+        })
 }

@@ -59,17 +59,10 @@ pub(crate) fn check(farm: &Farm, config: &FarmConfig) -> Result<(), ApiError> {
     if let Err(postroom_core::CoreError::InvalidConfig { problems }) = config.validate() {
         return Err(ApiError::InvalidConfig { problems });
     }
-    let members = farm.status().members.len();
-    let local = config.node_local_paths();
-    if members > 1 && !local.is_empty() {
-        return Err(ApiError::FailedPrecondition {
-            detail: format!(
-                "the farm has {members} members, so its folders must be shared: {}",
-                local.join("; ")
-            ),
-        });
+    match config.unshared_folders(farm.status().members.len()) {
+        Some(detail) => Err(ApiError::FailedPrecondition { detail }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Change the configuration with `edit` and write it as one version. With
@@ -108,6 +101,7 @@ where
             config: Box::new(config.clone()),
             by: by.to_string(),
             expected_version: Some(version),
+            file_digest: None,
         };
         match farm.propose(command).await? {
             Response::ConfigSet { version, .. } => {
@@ -121,10 +115,25 @@ where
                 return Err(ApiError::InvalidConfig { problems })
             }
             Response::ConfigConflict { expected, current } => {
+                // A forwarded proposal whose reply was lost is sent again;
+                // the copy then conflicts with the first, which did apply.
+                let (live, now) = read_current(farm).await?;
+                let ours = farm.read(|s| {
+                    s.config_history()
+                        .last()
+                        .is_some_and(|c| c.version == version + 1 && c.by == by)
+                });
+                if live == config && ours {
+                    return Ok(Written {
+                        config,
+                        version: now,
+                        changes,
+                    });
+                }
                 last_conflict = Some(ApiError::Conflict { expected, current });
             }
             other => {
-                return Err(ApiError::Unavailable {
+                return Err(ApiError::Internal {
                     detail: format!("unexpected answer to a config change: {other:?}"),
                 })
             }

@@ -222,6 +222,7 @@ async fn admin_service_reports_adds_and_removes_members() {
             config: Box::new(shared_config()),
             by: "test".to_string(),
             expected_version: None,
+            file_digest: None,
         })
         .await
         .unwrap();

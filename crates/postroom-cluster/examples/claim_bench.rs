@@ -172,6 +172,7 @@ async fn main() -> anyhow::Result<()> {
         config: Box::new(ConfigFile::embedded_defaults().farm_config()),
         by: "claim_bench".to_string(),
         expected_version: None,
+        file_digest: None,
     };
     match members[0].farm.propose(config).await? {
         Response::ConfigSet { .. } => {}

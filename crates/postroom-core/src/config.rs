@@ -175,6 +175,18 @@ impl FarmConfig {
         problems
     }
 
+    /// In a farm of `members` nodes (more than one), why this config cannot
+    /// apply: its folders must be shared. `None` when it can.
+    pub fn unshared_folders(&self, members: usize) -> Option<String> {
+        let local = self.node_local_paths();
+        (members > 1 && !local.is_empty()).then(|| {
+            format!(
+                "the farm has {members} members, so its folders must be shared: {}",
+                local.join("; ")
+            )
+        })
+    }
+
     /// Check every rule of the replicated configuration.
     pub fn validate(&self) -> Result<(), CoreError> {
         finish(self.problems())

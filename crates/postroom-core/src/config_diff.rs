@@ -19,6 +19,12 @@ pub fn config_diff(old: &FarmConfig, new: &FarmConfig) -> Vec<String> {
         &flatten(&new.drop_folder),
         &mut lines,
     );
+    table_diff(
+        "quarantine",
+        &flatten(&old.quarantine),
+        &flatten(&new.quarantine),
+        &mut lines,
+    );
     let by_alias = |libs: &[LibrarySettings]| -> BTreeMap<String, BTreeMap<String, String>> {
         libs.iter()
             .map(|l| (l.alias.to_ascii_lowercase(), flatten(l)))
@@ -64,6 +70,14 @@ fn table_diff(
     }
 }
 
+/// A digest of `config` (hex SHA-256 of its TOML), to tell whether two
+/// nodes' config files hold the same farm configuration.
+pub fn config_digest(config: &FarmConfig) -> String {
+    use sha2::{Digest, Sha256};
+    let text = toml::to_string(config).unwrap_or_else(|e| format!("{config:?} {e}"));
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
 /// A settings table as `key → value in TOML syntax`; a value that cannot be
 /// rendered (none of ours) is shown as its debug form.
 fn flatten<T: serde::Serialize + std::fmt::Debug>(settings: &T) -> BTreeMap<String, String> {
@@ -101,6 +115,7 @@ mod tests {
         new.farm.display_address = Some("localhost".into());
         new.libraries.retain(|l| l.alias != "old");
         new.libraries[0].save_original = true;
+        new.quarantine.path = Some("/srv/quarantine".into());
         new.libraries
             .push(LibrarySettings::document_library("Invoices", "invoices"));
         assert_eq!(
@@ -108,6 +123,7 @@ mod tests {
             vec![
                 "farm.display_address: (unset) → \"localhost\"",
                 "farm.max_message_size: \"50MB\" → \"20MB\"",
+                "quarantine.path: (unset) → \"/srv/quarantine\"",
                 "library \"old\": removed (name \"Old\")",
                 "library \"docs\": save_original: false → true",
                 "library \"invoices\": added (name \"Invoices\")",

@@ -6,7 +6,7 @@
 //! stamped by the leader; the state keeps it monotonic so a new leader with a
 //! slower clock cannot move time backwards.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +52,11 @@ pub enum Command {
         by: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         expected_version: Option<u64>,
+        /// Set when the config comes from a node's config file: a digest of
+        /// it, remembered so that other nodes with the same file keep later
+        /// changes made through the admin API.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file_digest: Option<String>,
     },
     /// Claim message keys for `node` for `ttl_ms`; one result per key, in
     /// order. A key whose live lease `node` already holds keeps its token.
@@ -128,64 +133,6 @@ pub enum Outcome {
     Rejected { reason: String },
 }
 
-/// The state machine's answer to one proposal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Response {
-    ConfigSet {
-        version: u64,
-        changed: bool,
-    },
-    ConfigRefused {
-        problems: Vec<String>,
-    },
-    /// `expected_version` was given and is not the current version.
-    ConfigConflict {
-        expected: u64,
-        current: u64,
-    },
-    Claims(Vec<ClaimResult>),
-    Renewals(Vec<bool>),
-    Finishes(Vec<FinishResult>),
-    Releases(Vec<ReleaseResult>),
-}
-
-/// Result of releasing one key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ReleaseResult {
-    /// The quarantined key was forgotten.
-    Released,
-    /// The ledger does not have the key (never finished, or expired).
-    Absent,
-    /// The key ended otherwise (e.g. delivered); it stays in the ledger.
-    Kept { outcome: Outcome },
-}
-
-/// Result of claiming one key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ClaimResult {
-    /// The caller holds the key until `until` and must finish with `token`.
-    Granted {
-        token: FencingToken,
-        until: Timestamp,
-    },
-    /// Another node holds a live lease.
-    Held { by: NodeId, until: Timestamp },
-    /// The ledger already has this key: a duplicate.
-    Finished { outcome: Outcome },
-}
-
-/// Result of finishing one key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum FinishResult {
-    Recorded,
-    /// The token is not the key's current one (the lease was lost to a newer claim).
-    Stale {
-        current: Option<FencingToken>,
-    },
-    /// Someone already finished this key.
-    AlreadyFinished,
-}
-
 /// A live or lapsed claim on a key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
@@ -229,7 +176,9 @@ pub struct FarmState {
     history: Vec<ConfigChange>,
     leases: BTreeMap<MessageKey, Lease>,
     ledger: BTreeMap<MessageKey, LedgerEntry>,
-    ledger_by_time: VecDeque<(Timestamp, MessageKey)>,
+    ledger_by_time: BTreeSet<(Timestamp, MessageKey)>,
+    /// Digest of the last config file a node applied (`SetConfig::file_digest`).
+    applied_file: Option<String>,
     leases_by_expiry: BTreeSet<(Timestamp, MessageKey)>,
 }
 
@@ -242,7 +191,14 @@ impl FarmState {
                 config,
                 by,
                 expected_version,
-            } => self.set_config(config, by, *expected_version),
+                file_digest,
+            } => {
+                let response = self.set_config(config, by, *expected_version);
+                if matches!(response, Response::ConfigSet { .. }) && file_digest.is_some() {
+                    self.applied_file.clone_from(file_digest);
+                }
+                response
+            }
             Command::Claim { keys, node, ttl_ms } => Response::Claims(
                 keys.iter()
                     .map(|k| self.claim(*k, *node, *ttl_ms))
@@ -379,15 +335,19 @@ impl FarmState {
             about: item.about.clone(),
         };
         self.ledger.insert(item.key, entry);
-        self.ledger_by_time.push_back((self.now, item.key));
+        self.ledger_by_time.insert((self.now, item.key));
         FinishResult::Recorded
     }
 
     fn release(&mut self, key: &MessageKey) -> ReleaseResult {
+        if let Some(lease) = self.leases.get(key) {
+            // Its holder may still finish it (even past the lease, with its token).
+            return ReleaseResult::Claimed { node: lease.node };
+        }
         match self.ledger.get(key) {
             None => ReleaseResult::Absent,
             Some(entry) if matches!(entry.outcome, Outcome::Quarantined { .. }) => {
-                // Its place in `ledger_by_time` is skipped when it comes up.
+                self.ledger_by_time.remove(&(entry.finished_at, *key));
                 self.ledger.remove(key);
                 ReleaseResult::Released
             }
@@ -414,15 +374,12 @@ impl FarmState {
     fn expire(&mut self) {
         let retention = self.retention_ms();
         let horizon = Timestamp(self.now.0.saturating_sub(retention));
-        while let Some(&(at, key)) = self.ledger_by_time.front() {
+        while let Some(&(at, key)) = self.ledger_by_time.first() {
             if at >= horizon {
                 break;
             }
-            self.ledger_by_time.pop_front();
-            // A released key finished again later has a newer time entry.
-            if self.ledger.get(&key).is_some_and(|e| e.finished_at == at) {
-                self.ledger.remove(&key);
-            }
+            self.ledger_by_time.pop_first();
+            self.ledger.remove(&key);
         }
         while let Some(&(expires, key)) = self.leases_by_expiry.first() {
             if expires >= horizon {
@@ -489,7 +446,11 @@ impl FarmState {
 }
 
 mod query;
+mod response;
 mod snapshot;
+
+pub use query::bare_message_id;
+pub use response::{ClaimResult, FinishResult, ReleaseResult, Response};
 
 #[cfg(test)]
 #[path = "state_test.rs"]

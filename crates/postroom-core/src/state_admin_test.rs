@@ -22,6 +22,7 @@ fn set(config: &FarmConfig, expected_version: Option<u64>) -> Command {
         config: Box::new(config.clone()),
         by: "alice via node 1".into(),
         expected_version,
+        file_digest: None,
     }
 }
 
@@ -163,6 +164,69 @@ fn a_released_key_filed_again_expires_on_its_own_time() {
     );
     s.apply(&at(91_000, Command::Release { keys: vec![] }));
     assert!(s.ledger_entry(&key(1)).is_none());
+}
+
+#[test]
+fn a_claimed_key_is_not_released_while_its_holder_may_finish_it() {
+    let mut s = FarmState::default();
+    s.apply(&at(
+        10,
+        Command::Claim {
+            keys: vec![key(9)],
+            node: 3,
+            ttl_ms: 1_000,
+        },
+    ));
+    // Past the lease too: the holder may still finish with its token.
+    for now in [20, 5_000] {
+        assert_eq!(
+            s.apply(&at(now, Command::Release { keys: vec![key(9)] })),
+            Response::Releases(vec![ReleaseResult::Claimed { node: 3 }])
+        );
+    }
+}
+
+#[test]
+fn one_batch_finished_at_one_time_pages_without_gaps() {
+    let mut s = FarmState::default();
+    let keys = [key(3), key(1), key(2), key(5), key(4)];
+    let claimed = s.apply(&at(
+        10,
+        Command::Claim {
+            keys: keys.to_vec(),
+            node: 1,
+            ttl_ms: 1_000,
+        },
+    ));
+    let Response::Claims(results) = claimed else {
+        panic!("{claimed:?}")
+    };
+    let items = keys
+        .iter()
+        .zip(results)
+        .map(|(k, r)| match r {
+            ClaimResult::Granted { token, .. } => Finished {
+                key: *k,
+                token,
+                outcome: delivered(),
+                about: None,
+            },
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    s.apply(&at(10, Command::Finish { items }));
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = s.recent_activity(cursor, 2);
+        let Some((k, e)) = page.last() else { break };
+        cursor = Some((e.finished_at, *k));
+        seen.extend(page.iter().map(|(k, _)| *k));
+    }
+    seen.sort();
+    let mut all = keys.to_vec();
+    all.sort();
+    assert_eq!(seen, all);
 }
 
 #[test]

@@ -199,6 +199,7 @@ fn ledger_and_lapsed_leases_expire_after_retention() {
             config: Box::new(cfg),
             by: "test".into(),
             expected_version: None,
+            file_digest: None,
         },
     ));
     let t = token_of(&claim(&mut s, 1_000, 1, &[key(1), key(2)])[0]);
@@ -234,6 +235,7 @@ fn config_versions_only_on_change_and_invalid_is_refused() {
         config: Box::new(c.clone()),
         by: "file".into(),
         expected_version: None,
+        file_digest: None,
     };
     assert_eq!(
         s.apply(&at(1, set(&cfg))),
@@ -278,6 +280,7 @@ fn snapshot_round_trip_keeps_behaviour() {
             config: Box::new(cfg),
             by: "t".into(),
             expected_version: None,
+            file_digest: None,
         },
     ));
     for i in 0..20u8 {

@@ -192,7 +192,9 @@ impl Quarantine {
         for name in names.iter().filter(|n| !n.starts_with('.')) {
             if let Some(base) = name.strip_suffix(REASON_SUFFIX) {
                 if let Some(entry) = self.read_reason(dir.as_fd(), base)? {
-                    entries.push(entry);
+                    // Named by where it is, not by what its reason file says.
+                    let file = format!("{base}{MESSAGE_SUFFIX}");
+                    entries.push(QuarantineEntry { file, ..entry });
                 }
             } else if let Some(base) = name.strip_suffix(MESSAGE_SUFFIX) {
                 if !names.contains(&format!("{base}{REASON_SUFFIX}")) {

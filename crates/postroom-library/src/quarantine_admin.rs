@@ -1,7 +1,10 @@
 //! What administrators do with one quarantined message (after `list`): look
 //! it up by id (its file name), read it, and remove it for good (message,
 //! reason and the key's claim, so that the same message quarantined again
-//! later gets a new entry). Used by show, replay and delete.
+//! later gets a new entry). Used by show, replay and delete. Replay lets go
+//! of the key's claim *before* the message goes back to the drop folder
+//! (so a second quarantine of it writes a new entry, not "already there"),
+//! and removes the old entry's files after.
 
 use std::os::fd::AsFd;
 use std::path::PathBuf;
@@ -31,7 +34,11 @@ impl Quarantine {
         let has_message = durable::exists_at(dir.as_fd(), id)
             .map_err(|e| LibraryError::io("look up", self.dir().join(id), e))?;
         match self.read_reason(dir.as_fd(), base)? {
-            Some(entry) if has_message => Ok(Some(entry)),
+            // The id was checked; the reason file's own `file` is not trusted.
+            Some(entry) if has_message => Ok(Some(QuarantineEntry {
+                file: id.to_string(),
+                ..entry
+            })),
             Some(_) => Ok(None),
             None if has_message => Ok(Some(self.orphan(id))),
             None => Ok(None),
@@ -44,42 +51,54 @@ impl Quarantine {
     }
 
     /// Remove an entry for good: the key's claim first (a new quarantine of
-    /// the key then makes a new entry), then the reason, then the message,
-    /// then sync the folder. False if there was no such entry.
+    /// the key then makes a new entry), then its files. False if there was
+    /// no such entry.
     pub fn remove(&self, id: &str) -> Result<bool, LibraryError> {
         let Some(entry) = self.entry(id)? else {
             return Ok(false);
         };
+        self.release_claim(&entry)?;
+        self.remove_files(&entry)?;
+        Ok(true)
+    }
+
+    /// Let go of the entry's claim on its message key (if it still names this
+    /// entry): quarantining the key again then writes a new entry.
+    pub fn release_claim(&self, entry: &QuarantineEntry) -> Result<(), LibraryError> {
+        let (Some(key), Some(base)) = (&entry.message_key, base_of(&entry.file)) else {
+            return Ok(());
+        };
+        let dir = self.open_dir()?;
+        let keys_path = self.dir().join(KEYS_DIR);
+        let keys = match durable::open_subdir(dir.as_fd(), KEYS_DIR) {
+            Ok(keys) => keys,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(LibraryError::io("open folder", keys_path, e)),
+        };
+        let name = key.to_string();
+        let claimed = durable::read_at(keys.as_fd(), &name)
+            .map_err(|e| LibraryError::io("read quarantine claim", keys_path.join(&name), e))?;
+        // A claim naming another entry (quarantined again since) stays.
+        if claimed.is_some_and(|b| String::from_utf8_lossy(&b).trim() == base) {
+            durable::remove_at(keys.as_fd(), &name)
+                .map_err(|e| LibraryError::io("remove", keys_path.join(&name), e))?;
+            durable::fsync_dir(&keys)
+                .map_err(|e| LibraryError::io("flush to disk", &keys_path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Remove the entry's reason and message files, then sync the folder.
+    pub fn remove_files(&self, entry: &QuarantineEntry) -> Result<(), LibraryError> {
         let Some(base) = base_of(&entry.file) else {
-            return Ok(false);
+            return Ok(());
         };
         let dir = self.open_dir()?;
         let removing = |name: &str, e| LibraryError::io("remove", self.dir().join(name), e);
-        if let Some(key) = &entry.message_key {
-            let keys_path = self.dir().join(KEYS_DIR);
-            match durable::open_subdir(dir.as_fd(), KEYS_DIR) {
-                Ok(keys) => {
-                    // A claim naming another entry (quarantined again since) stays.
-                    let name = key.to_string();
-                    let claimed = durable::read_at(keys.as_fd(), &name).map_err(|e| {
-                        LibraryError::io("read quarantine claim", keys_path.join(&name), e)
-                    })?;
-                    if claimed.is_some_and(|b| String::from_utf8_lossy(&b).trim() == base) {
-                        durable::remove_at(keys.as_fd(), &name)
-                            .map_err(|e| LibraryError::io("remove", keys_path.join(&name), e))?;
-                        durable::fsync_dir(&keys)
-                            .map_err(|e| LibraryError::io("flush to disk", &keys_path, e))?;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(LibraryError::io("open folder", keys_path, e)),
-            }
-        }
         let reason = format!("{base}{REASON_SUFFIX}");
         durable::remove_at(dir.as_fd(), &reason).map_err(|e| removing(&reason, e))?;
         durable::remove_at(dir.as_fd(), &entry.file).map_err(|e| removing(&entry.file, e))?;
-        durable::fsync_dir(&dir).map_err(|e| LibraryError::io("flush to disk", self.dir(), e))?;
-        Ok(true)
+        durable::fsync_dir(&dir).map_err(|e| LibraryError::io("flush to disk", self.dir(), e))
     }
 }
 
@@ -116,6 +135,43 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(5));
         let again = q.put_bytes(b"Subject: a\r\n\r\nx", keyed(1)).unwrap();
         assert_eq!(q.list().unwrap(), vec![again]);
+    }
+
+    #[test]
+    fn a_replayed_message_quarantined_again_gets_a_new_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Quarantine::open(dir.path().join("q")).unwrap();
+        let first = q.put_bytes(b"Subject: a\r\n\r\nx", keyed(1)).unwrap();
+        // Replay: the claim goes first; the message is quarantined again
+        // (the library is still missing) before the old files are removed.
+        q.release_claim(&first).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let again = q.put_bytes(b"Subject: a\r\n\r\nx", keyed(1)).unwrap();
+        assert_ne!(again.file, first.file);
+        q.remove_files(&first).unwrap();
+        assert_eq!(q.list().unwrap(), vec![again.clone()]);
+        // The old entry's claim is gone, the new one's stays.
+        q.release_claim(&first).unwrap();
+        assert_eq!(
+            q.put_bytes(b"Subject: a\r\n\r\nx", keyed(1)).unwrap(),
+            again
+        );
+    }
+
+    #[test]
+    fn a_reason_file_cannot_point_outside_the_quarantine() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Quarantine::open(dir.path().join("q")).unwrap();
+        let entry = q.put_bytes(b"Subject: a\r\n\r\nx", keyed(2)).unwrap();
+        let reason = dir
+            .path()
+            .join("q")
+            .join(entry.file.replace(".eml", ".reason.json"));
+        let text = std::fs::read_to_string(&reason).unwrap();
+        std::fs::write(&reason, text.replace(&entry.file, "../../secret.eml")).unwrap();
+        let found = q.entry(&entry.file).unwrap().unwrap();
+        assert_eq!(found.file, entry.file);
+        assert!(q.message_path(&found).starts_with(q.dir()));
     }
 
     #[test]

@@ -115,6 +115,11 @@ impl ServerArgs {
         })
     }
 
+    /// A connection to the node, with the credentials on every call.
+    pub async fn channel(&self) -> anyhow::Result<postroom_api::AdminChannel> {
+        Ok(postroom_api::connect_channel(&self.server, &self.credentials()?).await?)
+    }
+
     /// TLS options, when any TLS flag is given.
     fn tls(&self) -> anyhow::Result<Option<ClientTls>> {
         if self.ca_file.is_none() && self.cert_file.is_none() && self.tls_server_name.is_none() {

@@ -271,8 +271,7 @@ async fn run_async(cmd: FarmCmd) -> anyhow::Result<ExitCode> {
             json,
         } => {
             let update = farm_update(&settings)?;
-            let channel =
-                postroom_api::connect_channel(&server.server, &server.credentials()?).await?;
+            let channel = server.channel().await?;
             let reply = FarmAdminClient::new(channel)
                 .update_farm(UpdateFarmRequest {
                     update: Some(update),
@@ -293,8 +292,7 @@ async fn run_async(cmd: FarmCmd) -> anyhow::Result<ExitCode> {
             local,
             json,
         } => {
-            let channel =
-                postroom_api::connect_channel(&server.server, &server.credentials()?).await?;
+            let channel = server.channel().await?;
             let reply = FarmAdminClient::new(channel)
                 .list_config_history(ListConfigHistoryRequest { local, limit })
                 .await
@@ -331,8 +329,7 @@ pub fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("-f {}: cannot read it", args.file.display()))?
     };
     runtime()?.block_on(async {
-        let channel =
-            postroom_api::connect_channel(&args.server.server, &args.server.credentials()?).await?;
+        let channel = args.server.channel().await?;
         let mut client = FarmAdminClient::new(channel);
         let call =
             |s: tonic::Status| postroom_api::ApiError::call(&args.server.server, "apply", &s);

@@ -127,7 +127,7 @@ pub struct ItemsArgs {
 }
 
 async fn client(server: &ServerArgs) -> anyhow::Result<LibraryAdminClient<AdminChannel>> {
-    let channel = postroom_api::connect_channel(&server.server, &server.credentials()?).await?;
+    let channel = server.channel().await?;
     Ok(LibraryAdminClient::new(channel))
 }
 

@@ -111,7 +111,7 @@ pub struct SendArgs {
 }
 
 async fn client(server: &ServerArgs) -> anyhow::Result<MessageAdminClient<AdminChannel>> {
-    let channel = postroom_api::connect_channel(&server.server, &server.credentials()?).await?;
+    let channel = server.channel().await?;
     Ok(MessageAdminClient::new(channel).max_decoding_message_size(64 * 1024 * 1024))
 }
 

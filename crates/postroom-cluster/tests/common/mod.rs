@@ -38,6 +38,7 @@ pub fn set_config() -> Command {
         config: Box::new(ConfigFile::embedded_defaults().farm_config()),
         by: "test".to_string(),
         expected_version: None,
+        file_digest: None,
     }
 }
 

@@ -16,25 +16,27 @@ impl FarmState {
         before: Option<ActivityCursor>,
         limit: usize,
     ) -> Vec<(MessageKey, &LedgerEntry)> {
-        self.ledger_by_time
-            .iter()
+        let older = match before {
+            Some(cursor) => self.ledger_by_time.range(..cursor),
+            None => self.ledger_by_time.range(..),
+        };
+        older
             .rev()
-            .filter(|position| before.is_none_or(|cursor| **position < cursor))
-            .filter_map(|(at, key)| {
-                // Skip positions of released keys (and of keys finished
-                // again later, which appear at their newer position).
-                let entry = self.ledger.get(key).filter(|e| e.finished_at == *at)?;
-                Some((*key, entry))
-            })
+            .filter_map(|(_, key)| Some((*key, self.ledger.get(key)?)))
             .take(limit)
             .collect()
+    }
+
+    /// The digest of the last config file a node applied (`None` before any).
+    pub fn applied_file(&self) -> Option<&str> {
+        self.applied_file.as_deref()
     }
 
     /// Keys in the ledger whose message has this Message-ID (angle brackets
     /// optional, compared without them), newest first. A linear scan: an
     /// admin lookup, not a hot path.
     pub fn keys_with_message_id(&self, message_id: &str) -> Vec<MessageKey> {
-        let wanted = strip_angles(message_id);
+        let wanted = bare_message_id(message_id);
         let mut found: Vec<(Timestamp, MessageKey)> = self
             .ledger
             .iter()
@@ -42,7 +44,7 @@ impl FarmState {
                 e.about
                     .as_ref()
                     .and_then(|a| a.message_id.as_deref())
-                    .is_some_and(|id| strip_angles(id) == wanted)
+                    .is_some_and(|id| bare_message_id(id) == wanted)
             })
             .map(|(k, e)| (e.finished_at, *k))
             .collect();
@@ -51,7 +53,8 @@ impl FarmState {
     }
 }
 
-fn strip_angles(id: &str) -> &str {
+/// A Message-ID without surrounding space and angle brackets.
+pub fn bare_message_id(id: &str) -> &str {
     let id = id.trim();
     id.strip_prefix('<')
         .and_then(|i| i.strip_suffix('>'))

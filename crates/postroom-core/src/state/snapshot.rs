@@ -18,6 +18,8 @@ struct StateRef<'a> {
     history: &'a Vec<ConfigChange>,
     leases: &'a BTreeMap<MessageKey, Lease>,
     ledger: &'a BTreeMap<MessageKey, LedgerEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    applied_file: &'a Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -28,6 +30,8 @@ struct StateOwned {
     history: Vec<ConfigChange>,
     leases: BTreeMap<MessageKey, Lease>,
     ledger: BTreeMap<MessageKey, LedgerEntry>,
+    #[serde(default)]
+    applied_file: Option<String>,
 }
 
 impl Serialize for FarmState {
@@ -39,6 +43,7 @@ impl Serialize for FarmState {
             history: &self.history,
             leases: &self.leases,
             ledger: &self.ledger,
+            applied_file: &self.applied_file,
         }
         .serialize(s)
     }
@@ -47,8 +52,7 @@ impl Serialize for FarmState {
 impl<'de> Deserialize<'de> for FarmState {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let o = StateOwned::deserialize(d)?;
-        let mut by_time: Vec<_> = o.ledger.iter().map(|(k, e)| (e.finished_at, *k)).collect();
-        by_time.sort();
+        let by_time = o.ledger.iter().map(|(k, e)| (e.finished_at, *k)).collect();
         let leases_by_expiry = o.leases.iter().map(|(k, l)| (l.expires, *k)).collect();
         Ok(FarmState {
             now: o.now,
@@ -57,7 +61,8 @@ impl<'de> Deserialize<'de> for FarmState {
             history: o.history,
             leases: o.leases,
             ledger: o.ledger,
-            ledger_by_time: by_time.into(),
+            ledger_by_time: by_time,
+            applied_file: o.applied_file,
             leases_by_expiry,
         })
     }
