@@ -402,3 +402,74 @@ fn farm_settings_are_versioned_survive_restarts_and_apply_declaratively() {
         "{err}"
     );
 }
+
+#[test]
+fn domain_aliases_and_authenticated_senders_only_apply_at_once() {
+    let cluster = Cluster::start(3, TIMINGS);
+    let filed = |n: u64| {
+        wait_until(Duration::from_secs(30), &format!("{n} items filed"), || {
+            ask_json(&cluster, 1, &["items", "shared-documents", "--json"])["total"] == n
+        })
+    };
+    let to = |domain: &str| format!("shared-documents@{domain}");
+    // A domain alias is accepted at once on every node.
+    let out = swaks(cluster.smtp_addr(2), &["--to", &to("old.contoso.example")]);
+    assert!(
+        support::clients::text(&out).contains("550 5.7.1"),
+        "{}",
+        support::clients::text(&out)
+    );
+    let (code, _, err) = ask(
+        &cluster,
+        3,
+        &["farm", "set", "domain_aliases=old.contoso.example"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let out = swaks(cluster.smtp_addr(2), &["--to", &to("old.contoso.example")]);
+    assert!(out.status.success(), "{}", support::clients::text(&out));
+    filed(1);
+
+    // Authenticated senders only, with no safe server listed: SMTP clients
+    // are refused at connect, a plain drop file is quarantined, the admin
+    // API (an authenticated client) is still taken.
+    ask(
+        &cluster,
+        1,
+        &["farm", "set", "accept_authenticated_only=true"],
+    );
+    let out = swaks(cluster.smtp_addr(2), &["--to", &to(DOMAIN)]);
+    let text = support::clients::text(&out);
+    assert!(
+        !out.status.success() && text.contains("554 5.7.1"),
+        "{text}"
+    );
+    let dropped = format!(
+        "X-Sender: <bob@fabrikam.example>\r\nX-Receiver: <{}>\r\nFrom: bob@fabrikam.example\r\nSubject: unvouched\r\n\r\nhi\r\n",
+        to(DOMAIN)
+    );
+    drop_into(&cluster.drop_dir(), "unvouched.eml", dropped.as_bytes());
+    let mut list = Value::Null;
+    wait_until(Duration::from_secs(30), "the drop file quarantined", || {
+        list = ask_json(&cluster, 2, &["quarantine", "list", "--json"]);
+        list["total"] == 1
+    });
+    assert_eq!(list["entries"][0]["code"], "not_authenticated", "{list}");
+    let eml = cluster.dir.path().join("app.eml");
+    std::fs::write(
+        &eml,
+        "From: app@contoso.example\r\nSubject: from the app\r\n\r\nhi\r\n",
+    )
+    .unwrap();
+    let (code, _, err) = ask(
+        &cluster,
+        3,
+        &["send", eml.to_str().unwrap(), "--to", &to(DOMAIN)],
+    );
+    assert_eq!(code, 0, "{err}");
+    filed(2);
+    // A safe e-mail server vouches for its senders.
+    ask(&cluster, 1, &["farm", "set", "safe_servers=127.0.0.1"]);
+    let out = swaks(cluster.smtp_addr(2), &["--to", &to(DOMAIN)]);
+    assert!(out.status.success(), "{}", support::clients::text(&out));
+    filed(3);
+}

@@ -82,6 +82,8 @@ pub(crate) fn farm_settings(config: &FarmConfig) -> FarmSettings {
         max_message_size_bytes: farm.max_message_size.0,
         max_recipients: u32::try_from(farm.max_recipients).unwrap_or(u32::MAX),
         ledger_retention_seconds: farm.ledger_retention.as_millis() / 1000,
+        domain_aliases: farm.domain_aliases.clone(),
+        accept_authenticated_only: farm.accept_authenticated_only,
     }
 }
 
@@ -98,6 +100,16 @@ pub(crate) fn update_farm(config: &mut FarmConfig, u: &FarmSettingsUpdate) -> Re
             .iter()
             .map(|d| d.trim().to_string())
             .collect();
+    }
+    if let Some(aliases) = &u.domain_aliases {
+        farm.domain_aliases = aliases
+            .values
+            .iter()
+            .map(|d| d.trim().to_string())
+            .collect();
+    }
+    if let Some(on) = u.accept_authenticated_only {
+        farm.accept_authenticated_only = on;
     }
     if let Some(display) = &u.display_address {
         farm.display_address = Some(display.trim().to_string()).filter(|d| !d.is_empty());

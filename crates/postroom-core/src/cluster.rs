@@ -307,8 +307,9 @@ pub fn preferred_node(file_name: &str, members: &BTreeSet<NodeId>) -> Option<Nod
         .max_by_key(|node| (rendezvous_weight(file_name, *node), *node))
 }
 
-/// The node id in an SMTP spool file name `smtp-<node>-<id>.eml`.
-fn smtp_writer(file_name: &str) -> Option<NodeId> {
+/// The node id in a spool file name `smtp-<node>-<id>.eml` (written by a
+/// node's SMTP listener, or its admin API's Submit or replay).
+pub fn smtp_writer(file_name: &str) -> Option<NodeId> {
     let rest = file_name.strip_prefix("smtp-")?;
     let (node, _) = rest.split_once('-')?;
     node.parse().ok()

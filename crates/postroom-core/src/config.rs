@@ -201,9 +201,10 @@ impl FarmConfig {
 
     /// True if `domain` is one of the farm's incoming domains (case-insensitive).
     pub fn accepts_domain(&self, domain: &str) -> bool {
-        self.farm
-            .incoming_domains
+        let farm = &self.farm;
+        farm.incoming_domains
             .iter()
+            .chain(&farm.domain_aliases)
             .any(|d| d.eq_ignore_ascii_case(domain))
     }
 
@@ -222,8 +223,22 @@ impl FarmConfig {
                 problems.push(format!("farm.incoming_domains: {d:?} is listed twice"));
             }
         }
+        for d in &farm.domain_aliases {
+            if let Some(why) = domain_problem(d) {
+                problems.push(format!("farm.domain_aliases: {d:?} {why}"));
+            }
+            if seen_domains.insert(d.to_ascii_lowercase(), ()).is_some() {
+                problems.push(format!(
+                    "farm.domain_aliases: {d:?} is listed twice (or is also an incoming domain)"
+                ));
+            }
+        }
         if let Some(display) = &farm.display_address {
-            if !self.accepts_domain(display) {
+            let incoming = farm
+                .incoming_domains
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(display));
+            if !incoming {
                 problems.push(format!(
                     "farm.display_address: {display:?} is not one of farm.incoming_domains"
                 ));
@@ -329,6 +344,14 @@ pub struct FarmSettings {
     pub incoming_enabled: bool,
     /// The SMTP domains the farm accepts (the first is the default display address).
     pub incoming_domains: Vec<String>,
+    /// Further domains accepted as aliases of the incoming domains (e.g. an
+    /// old company name); never shown in library addresses.
+    pub domain_aliases: Vec<String>,
+    /// Accept mail from authenticated senders only: mail must come through a
+    /// safe e-mail server (`safe_servers`) that vouches for its senders, or
+    /// through the admin API; SMTP clients that are not safe servers are
+    /// refused at connect, other drop files are quarantined.
+    pub accept_authenticated_only: bool,
     /// The domain shown in library addresses (`alias@display_address`); one of incoming_domains.
     pub display_address: Option<String>,
     /// How long the ledger remembers a finished message key.
@@ -350,6 +373,8 @@ impl Default for FarmSettings {
         FarmSettings {
             incoming_enabled: true,
             incoming_domains: vec!["localhost".to_string()],
+            domain_aliases: Vec::new(),
+            accept_authenticated_only: false,
             display_address: None,
             ledger_retention: HumanDuration::from_secs(7 * 86_400),
             max_message_size: ByteSize(50 * 1024 * 1024),

@@ -88,6 +88,29 @@ fn domain_and_display_address_rules() {
 }
 
 #[test]
+fn domain_aliases_are_accepted_but_not_displayed() {
+    let mut cfg = FarmConfig::default();
+    cfg.farm.incoming_domains = vec!["contoso.com".into()];
+    cfg.farm.domain_aliases = vec!["contoso-old.com".into()];
+    assert!(cfg.validate().is_ok());
+    assert!(cfg.accepts_domain("CONTOSO-OLD.com") && cfg.accepts_domain("contoso.com"));
+    cfg.farm.display_address = Some("contoso-old.com".into());
+    cfg.farm.domain_aliases.push("Contoso.com".into());
+    cfg.farm.domain_aliases.push("bad_alias".into());
+    let p = problems(&cfg);
+    assert!(
+        p.iter()
+            .any(|m| m.starts_with("farm.display_address: \"contoso-old.com\"")),
+        "{p:?}"
+    );
+    assert!(p.contains(&r#"farm.domain_aliases: "Contoso.com" is listed twice (or is also an incoming domain)"#.to_string()), "{p:?}");
+    assert!(
+        p.contains(&r#"farm.domain_aliases: "bad_alias" is not a valid domain name"#.to_string()),
+        "{p:?}"
+    );
+}
+
+#[test]
 fn strict_parsing_names_unknown_keys() {
     let err = toml::from_str::<ConfigFile>("data_dir = \"x\"\nbogus = 1\n").unwrap_err();
     assert!(err.to_string().contains("unknown field `bogus`"), "{err}");

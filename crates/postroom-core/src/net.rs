@@ -129,12 +129,28 @@ impl FarmSettings {
                 reason: format!("{ip} is in farm.deny_servers ({range})"),
             };
         }
+        if self.accept_authenticated_only && !self.vouches(ip) {
+            return Admission::Refused {
+                reason: format!(
+                    "farm.accept_authenticated_only is on and {ip} is not a safe e-mail server \
+                     (farm.safe_servers) that vouches for its senders"
+                ),
+            };
+        }
         match &self.safe_servers {
             Some(safe) if !safe.iter().any(|r| r.contains(ip)) => Admission::Refused {
                 reason: format!("{ip} is not in farm.safe_servers"),
             },
             _ => Admission::Allowed,
         }
+    }
+
+    /// Whether `ip` is a safe e-mail server on the farm's list, trusted to
+    /// vouch for the senders of the mail it relays.
+    pub fn vouches(&self, ip: IpAddr) -> bool {
+        self.safe_servers
+            .as_ref()
+            .is_some_and(|safe| safe.iter().any(|r| r.contains(ip)))
     }
 }
 
@@ -197,5 +213,25 @@ mod tests {
             panic!()
         };
         assert!(reason.contains("safe_servers"), "{reason}");
+    }
+
+    #[test]
+    fn authenticated_only_admits_the_safe_servers_that_vouch() {
+        let mut farm = FarmSettings {
+            accept_authenticated_only: true,
+            ..FarmSettings::default()
+        };
+        // No list: no server vouches, so none is admitted.
+        let Admission::Refused { reason } = farm.admit(ip("192.0.2.7")) else {
+            panic!()
+        };
+        assert!(
+            reason.starts_with("farm.accept_authenticated_only is on and 192.0.2.7"),
+            "{reason}"
+        );
+        farm.safe_servers = Some(vec![r("192.0.2.0/24")]);
+        assert!(farm.vouches(ip("192.0.2.7")));
+        assert_eq!(farm.admit(ip("192.0.2.7")), Admission::Allowed);
+        assert!(!farm.vouches(ip("198.51.100.1")));
     }
 }

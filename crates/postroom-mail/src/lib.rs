@@ -27,4 +27,6 @@ pub use envelope::{parse_drop_file, DropFile, Envelope, EnvelopeSource};
 pub use error::MailError;
 pub use message::{parse_message, ParsedMessage};
 pub use postroom_core::names::safe_file_name;
-pub use trace::{drop_file_head, own_trace_field, split_own_trace, TraceInfo, TRACE_MARK};
+pub use trace::{
+    drop_file_head, own_trace_field, own_trace_origin, split_own_trace, TraceInfo, TRACE_MARK,
+};

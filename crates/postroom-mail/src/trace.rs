@@ -107,6 +107,31 @@ pub fn split_own_trace(message: &[u8]) -> (&[u8], &[u8]) {
     none
 }
 
+/// Where our own `Received:` field says a message came from: the client's
+/// address and the protocol (`ESMTP`, `GRPC` for the admin API's Submit,
+/// `REPLAY` for a quarantine replay). `None` for any other text.
+pub fn own_trace_origin(trace: &[u8]) -> Option<(std::net::IpAddr, String)> {
+    let text = String::from_utf8_lossy(trace);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if !words
+        .windows(3)
+        .any(|w| w.first() == Some(&"by") && w.get(2) == Some(&TRACE_MARK))
+    {
+        return None;
+    }
+    let ip = words
+        .iter()
+        .find_map(|w| w.strip_prefix("([")?.strip_suffix("])"))?
+        .parse()
+        .ok()?;
+    let protocol = words
+        .windows(2)
+        .find(|w| w.first() == Some(&"with"))
+        .and_then(|w| w.get(1))?
+        .to_string();
+    Some((ip, protocol))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +165,20 @@ mod tests {
             }
         }
         assert!(field(None).contains("by node1.test (postroom) with ESMTPS id 1-7;\r\n\tMon, 23"));
+    }
+
+    #[test]
+    fn our_field_says_where_the_message_came_from() {
+        let origin = own_trace_origin(field(Some("docs@farm.test")).as_bytes());
+        assert_eq!(
+            origin,
+            Some(("127.0.0.1".parse().unwrap(), "ESMTPS".to_string()))
+        );
+        // A client's own Received field is not ours.
+        let theirs =
+            b"Received: from x ([10.0.0.1])\r\n\tby mx.example with ESMTP id 9;\r\n\tMon\r\n";
+        assert_eq!(own_trace_origin(theirs), None);
+        assert_eq!(own_trace_origin(b""), None);
     }
 
     #[test]

@@ -41,10 +41,11 @@ pub enum FarmCmd {
     },
     /// Change farm settings: `postroom farm set KEY=VALUE...`.
     ///
-    /// Keys: incoming_enabled (true|false), incoming_domains (comma list),
-    /// display_address, drop_folder, quarantine_folder (empty: back to the
-    /// default), safe_servers (comma list of addresses or CIDR ranges, or
-    /// `all`), deny_servers (comma list), max_message_size (e.g. 20MB),
+    /// Keys: incoming_enabled (true|false), incoming_domains and
+    /// domain_aliases (comma lists), display_address, drop_folder,
+    /// quarantine_folder (empty: back to the default), safe_servers (comma
+    /// list of addresses or CIDR ranges, or `all`), deny_servers (comma
+    /// list), accept_authenticated_only (true|false), max_message_size (e.g. 20MB),
     /// max_recipients, ledger_retention (e.g. 7d). All changes are one new
     /// config version.
     Set {
@@ -90,8 +91,9 @@ pub struct ApplyArgs {
     json: bool,
 }
 
-const KEYS: &str = "incoming_enabled, incoming_domains, display_address, drop_folder, \
-    quarantine_folder, safe_servers, deny_servers, max_message_size, max_recipients, ledger_retention";
+const KEYS: &str = "incoming_enabled, incoming_domains, domain_aliases, display_address, \
+    drop_folder, quarantine_folder, safe_servers, deny_servers, accept_authenticated_only, \
+    max_message_size, max_recipients, ledger_retention";
 
 fn list(value: &str) -> StringList {
     StringList {
@@ -124,6 +126,10 @@ pub fn farm_update(settings: &[String]) -> anyhow::Result<FarmSettingsUpdate> {
         match key {
             "incoming_enabled" => u.incoming_enabled = Some(boolean(key, value)?),
             "incoming_domains" => u.incoming_domains = Some(list(value)),
+            "domain_aliases" => u.domain_aliases = Some(list(value)),
+            "accept_authenticated_only" => {
+                u.accept_authenticated_only = Some(boolean(key, value)?);
+            }
             "display_address" => u.display_address = Some(text),
             "drop_folder" => u.drop_folder = Some(text),
             "quarantine_folder" => u.quarantine_folder = Some(text),
@@ -172,6 +178,10 @@ pub fn farm_table(reply: &FarmReply) -> String {
         vec!["incoming_enabled".into(), s.incoming_enabled.to_string()],
         vec!["incoming_domains".into(), s.incoming_domains.join(", ")],
         vec![
+            "domain_aliases".into(),
+            or_default(&s.domain_aliases.join(", "), "-"),
+        ],
+        vec![
             "display_address".into(),
             or_default(&s.display_address, "(first incoming domain)"),
         ],
@@ -193,6 +203,10 @@ pub fn farm_table(reply: &FarmReply) -> String {
         vec![
             "deny_servers".into(),
             or_default(&s.deny_servers.join(", "), "-"),
+        ],
+        vec![
+            "accept_authenticated_only".into(),
+            s.accept_authenticated_only.to_string(),
         ],
         vec![
             "max_message_size".into(),

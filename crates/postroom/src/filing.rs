@@ -7,13 +7,14 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use postroom_core::cluster::smtp_writer;
 use postroom_core::config::{FarmConfig, LibrarySettings};
 use postroom_core::route::{route, RefusalReason};
 use postroom_core::{MessageAbout, MessageKey, Outcome};
 use postroom_library::{
     FileOutcome, FileToWrite, ItemMetadata, ItemToFile, Library, Quarantine, QuarantineReason,
 };
-use postroom_mail::{parse_message, ParsedMessage};
+use postroom_mail::{own_trace_origin, parse_message, split_own_trace, ParsedMessage};
 use tracing::{info, info_span, warn};
 
 use crate::intake::Received;
@@ -217,7 +218,41 @@ fn about(m: &Received, parsed: Option<&ParsedMessage>) -> MessageAbout {
 }
 
 /// Route and parse one message; decide what to quarantine.
+/// With `farm.accept_authenticated_only`: why the sender of `m` does not
+/// count as authenticated, if it does not. It does when the message was
+/// written by a node's spool (its name) with our own `Received:` field
+/// saying it came from a safe e-mail server that vouches for its senders,
+/// or through the admin API (Submit, or a replay an administrator asked for).
+fn not_authenticated(config: &FarmConfig, m: &Received) -> Option<String> {
+    let name = m.path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let ours = name.as_deref().and_then(smtp_writer).is_some();
+    let (trace, _) = split_own_trace(m.message());
+    let origin = own_trace_origin(trace).filter(|_| ours);
+    match origin {
+        Some((_, protocol)) if protocol == "GRPC" || protocol == "REPLAY" => None,
+        Some((ip, _)) if config.farm.vouches(ip) => None,
+        Some((ip, _)) => Some(format!(
+            "farm.accept_authenticated_only is on and {ip} is not a safe e-mail server (farm.safe_servers)"
+        )),
+        None => Some(
+            "farm.accept_authenticated_only is on and this drop file did not come through a \
+             safe e-mail server or the admin API"
+                .to_string(),
+        ),
+    }
+}
+
 fn plan(config: &FarmConfig, m: &Received) -> Plan {
+    if config.farm.accept_authenticated_only {
+        if let Some(reason) = not_authenticated(config, m) {
+            return Plan {
+                libraries: Vec::new(),
+                parsed: None,
+                quarantine: Some(("not_authenticated", reason)),
+                refused: Vec::new(),
+            };
+        }
+    }
     let route = route(config, &m.envelope.recipients);
     let refused: Vec<String> = route.refused.iter().map(|r| r.recipient.clone()).collect();
     let mut quarantine = None;
