@@ -130,6 +130,7 @@ async fn an_application_submits_streams_and_manages_the_farm_with_the_generated_
         let r = messages2
             .get_message(GetMessageRequest {
                 lookup: Some(Lookup::MessageKey(reply.message_key.clone())),
+                local: false,
             })
             .await
             .unwrap()

@@ -279,10 +279,11 @@ impl LibraryAdmin for LibraryAdminService {
         request: Request<ListItemsRequest>,
     ) -> Result<Response<ItemPage>, Status> {
         let r = request.into_inner();
-        let settings = self.farm.read(|s| {
+        let settings = read_state(&self.farm, r.local, |s| {
             let config = s.config().cloned().unwrap_or_default();
             position(&config, &r.alias).map(|at| config.libraries[at].clone())
-        })?;
+        })
+        .await??;
         let root = settings.resolved_path(&self.data_dir);
         let size = page_size(r.page_size, DEFAULT_PAGE);
         let records = tokio::task::spawn_blocking({

@@ -144,13 +144,12 @@ impl MessageAdmin for MessageAdminService {
         &self,
         request: Request<GetMessageRequest>,
     ) -> Result<Response<MessageReport>, Status> {
-        let lookup = request
-            .into_inner()
-            .lookup
-            .ok_or_else(|| ApiError::InvalidArgument {
-                field: "lookup".to_string(),
-                detail: "give message_key or message_id".to_string(),
-            })?;
+        let r = request.into_inner();
+        let local = r.local;
+        let lookup = r.lookup.ok_or_else(|| ApiError::InvalidArgument {
+            field: "lookup".to_string(),
+            detail: "give message_key or message_id".to_string(),
+        })?;
         let (config, mut keys) = match &lookup {
             Lookup::MessageKey(hex) => {
                 let key: MessageKey =
@@ -158,11 +157,11 @@ impl MessageAdmin for MessageAdminService {
                         field: "message_key".to_string(),
                         detail: format!("{hex:?} is not a message key: {e}"),
                     })?;
-                let config = read_state(&self.farm, false, |s| s.config().cloned()).await?;
+                let config = read_state(&self.farm, local, |s| s.config().cloned()).await?;
                 (config, vec![key])
             }
             Lookup::MessageId(id) => {
-                read_state(&self.farm, false, |s| {
+                read_state(&self.farm, local, |s| {
                     (s.config().cloned(), s.keys_with_message_id(id))
                 })
                 .await?

@@ -122,6 +122,9 @@ pub struct ItemsArgs {
     /// Every item, all pages.
     #[arg(long)]
     all: bool,
+    /// Find the library in the node's applied config (no quorum needed).
+    #[arg(long)]
+    local: bool,
     #[arg(long)]
     json: bool,
 }
@@ -384,6 +387,7 @@ pub fn items(args: ItemsArgs) -> anyhow::Result<ExitCode> {
         loop {
             let page = client
                 .list_items(ListItemsRequest {
+                    local: args.local,
                     alias: args.alias.clone(),
                     page_size: args.page_size,
                     page_token: token,

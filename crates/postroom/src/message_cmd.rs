@@ -31,6 +31,9 @@ pub enum MessageCmd {
         /// Look up by Message-ID header instead.
         #[arg(long)]
         message_id: Option<String>,
+        /// Read the node's applied state (no quorum needed).
+        #[arg(long)]
+        local: bool,
         #[command(flatten)]
         server: ServerArgs,
         #[arg(long)]
@@ -215,6 +218,7 @@ pub fn message(cmd: MessageCmd) -> anyhow::Result<ExitCode> {
     let MessageCmd::Show {
         key,
         message_id,
+        local,
         server,
         json,
     } = cmd;
@@ -227,6 +231,7 @@ pub fn message(cmd: MessageCmd) -> anyhow::Result<ExitCode> {
         let reply = client(&server)
             .await?
             .get_message(GetMessageRequest {
+                local,
                 lookup: Some(lookup),
             })
             .await
