@@ -139,20 +139,14 @@ stable_after = "100ms"
             .collect()
     }
 
-    /// Number of item records in a library (cheap, no CLI call).
+    /// Number of items filed in a library: records in state `done` (their
+    /// files are in place; a record in state `writing` plans files that may
+    /// not be there yet).
     pub fn record_count(&self, alias: &str) -> usize {
-        std::fs::read_dir(self.library_dir(alias).join(".postroom/items"))
-            .map(|d| {
-                d.filter(|e| {
-                    e.as_ref()
-                        .unwrap()
-                        .file_name()
-                        .to_string_lossy()
-                        .ends_with(".json")
-                })
-                .count()
-            })
-            .unwrap_or(0)
+        self.items(alias)
+            .iter()
+            .filter(|r| r["state"] == "done")
+            .count()
     }
 
     /// The item records of a library (`<library>/.postroom/items/*.json`,
