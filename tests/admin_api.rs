@@ -22,7 +22,7 @@ use postroom_api::proto::{
 };
 use postroom_api::{connect_channel, AdminChannel, Credentials};
 use support::cluster::{Cluster, ALIAS};
-use support::DOMAIN;
+use support::{base64, DOMAIN};
 use tonic::Code;
 
 const TIMINGS: &str = "lease_ttl = \"3s\"\nhandoff_after = \"1s\"";
@@ -57,30 +57,6 @@ fn big_message(size: usize) -> (Vec<u8>, Vec<u8>) {
     }
     text.push_str("--b--\r\n");
     (text.into_bytes(), payload)
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for (n, chunk) in bytes.chunks(3).enumerate() {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(v >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-        if n % 19 == 18 {
-            out.push_str("\r\n");
-        }
-    }
-    out
 }
 
 fn chunks(envelope: Option<Envelope>, bytes: &[u8], size: usize) -> Vec<SubmitChunk> {

@@ -19,7 +19,9 @@ mod envelope;
 mod error;
 mod lines;
 mod message;
+mod tnef;
 mod trace;
+mod unpack;
 
 pub use address::is_valid_address;
 pub use attachment::Attachment;
@@ -27,6 +29,7 @@ pub use envelope::{parse_drop_file, DropFile, Envelope, EnvelopeSource};
 pub use error::MailError;
 pub use message::{parse_message, ParsedMessage};
 pub use postroom_core::names::safe_file_name;
+pub use tnef::{tnef_files, TnefError, TnefFile};
 pub use trace::{
     drop_file_head, own_trace_field, own_trace_origin, split_own_trace, TraceInfo, TRACE_MARK,
 };

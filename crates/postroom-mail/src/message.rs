@@ -6,13 +6,18 @@ use postroom_core::MessageHeaders;
 
 use crate::attachment::{collect_attachments, Attachment};
 use crate::error::MailError;
+use crate::unpack::unpack;
 
 /// Headers and attachments of a message (from mail-parser).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedMessage {
     pub headers: MessageHeaders,
-    /// Attachments in MIME order.
+    /// Attachments in MIME order, wrappers (TNEF `winmail.dat`) replaced by
+    /// the files inside.
     pub attachments: Vec<Attachment>,
+    /// Attachments that could not be decoded, one sentence each: the
+    /// message should be quarantined with these rather than filed in part.
+    pub problems: Vec<String>,
 }
 
 /// Parse a message's metadata and attachments.
@@ -40,9 +45,11 @@ pub fn parse_message(bytes: &[u8]) -> Result<ParsedMessage, MailError> {
             .filter(|date| date.is_valid())
             .map(|date| date.to_rfc3339()),
     };
+    let (attachments, problems) = unpack(collect_attachments(message));
     Ok(ParsedMessage {
         headers,
-        attachments: collect_attachments(message),
+        attachments,
+        problems,
     })
 }
 

@@ -281,6 +281,13 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
     }
     let parsed = std::panic::catch_unwind(|| parse_message(m.message()));
     let failure = match parsed {
+        Ok(Ok(parsed)) if !parsed.problems.is_empty() => (
+            "corrupt_attachment",
+            format!(
+                "an attachment cannot be decoded (nothing was filed): {}",
+                parsed.problems.join("; ")
+            ),
+        ),
         Ok(Ok(parsed)) => {
             return Plan {
                 libraries: route.libraries,

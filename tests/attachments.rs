@@ -1,0 +1,127 @@
+//! End-to-end: what Outlook really sends. A message with a TNEF
+//! `winmail.dat` is filed as the files inside it (every sample of the TNEF
+//! corpus, names from `EXPECTED.tsv`, bytes as in the stream); a TNEF with
+//! no attachments inside stays as it is; a corrupt one quarantines the
+//! message with the reason, and the node keeps going.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::time::Duration;
+
+use support::{base64, corpus, wait_until, Farm, DOMAIN};
+
+/// A library that files each message's attachments in a folder named by its subject.
+const MAIL: &str =
+    "[[library]]\nname = \"Mail\"\nalias = \"mail\"\nattachment_folders = \"subject\"\n";
+
+fn with_winmail(subject: &str, tnef: &[u8]) -> Vec<u8> {
+    format!(
+        "X-Sender: <outlook@contoso.example>\r\nX-Receiver: <mail@{DOMAIN}>\r\n\
+         From: outlook@contoso.example\r\nSubject: {subject}\r\nMessage-ID: <{subject}@contoso.example>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+         --b\r\nContent-Type: application/ms-tnef; name=winmail.dat\r\n\
+         Content-Disposition: attachment; filename=winmail.dat\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        base64(tnef)
+    )
+    .into_bytes()
+}
+
+#[test]
+fn winmail_dat_is_filed_as_the_files_inside_it() {
+    let farm = Farm::configured("", "", MAIL);
+    let node = farm.start();
+    let expected = std::fs::read_to_string(corpus("tnef").join("EXPECTED.tsv")).unwrap();
+    let mut samples = Vec::new();
+    for line in expected
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let mut fields = line.split('\t');
+        let file = fields.next().unwrap().to_string();
+        let names: Vec<String> = fields.filter(|n| !n.is_empty()).map(String::from).collect();
+        let tnef = std::fs::read(corpus("tnef").join(&file)).unwrap();
+        let subject = file.trim_end_matches(".tnef").to_string();
+        farm.drop_file(&format!("{subject}.eml"), &with_winmail(&subject, &tnef));
+        samples.push((subject, names, tnef));
+    }
+    wait_until(Duration::from_secs(30), "every sample filed", || {
+        farm.record_count("mail") == samples.len()
+    });
+    let items = farm.items("mail");
+    for (subject, names, tnef) in &samples {
+        let item = items
+            .iter()
+            .find(|i| i["subject"] == subject.as_str())
+            .unwrap();
+        let files: Vec<String> = item["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().to_string())
+            .collect();
+        if names.is_empty() {
+            // Nothing inside but the formatted body: the stream is kept, byte for byte.
+            assert_eq!(files, [format!("{subject}/winmail.dat")], "{subject}");
+            let kept = std::fs::read(farm.library_dir("mail").join(&files[0])).unwrap();
+            assert_eq!(&kept, tnef, "{subject}");
+        } else {
+            let want: Vec<String> = names.iter().map(|n| format!("{subject}/{n}")).collect();
+            assert_eq!(files, want, "{subject}");
+        }
+    }
+    // The bytes are the file's: AUTHORS from one-file.tnef is the tnef project's.
+    let authors = std::fs::read(farm.library_dir("mail").join("one-file/AUTHORS")).unwrap();
+    assert!(String::from_utf8_lossy(&authors).contains("Authors of tnef"));
+    assert!(farm.quarantine().is_empty(), "{:?}", farm.quarantine());
+    drop(node);
+}
+
+#[test]
+fn a_corrupt_winmail_dat_quarantines_the_message_with_the_reason() {
+    let farm = Farm::configured("", "", MAIL);
+    let node = farm.start();
+    let good = std::fs::read(corpus("tnef").join("two-files.tnef")).unwrap();
+    let mut flipped = good.clone();
+    let at = good.len() - 300;
+    flipped[at] ^= 0x55;
+    farm.drop_file(
+        "truncated.eml",
+        &with_winmail("truncated", &good[..good.len() - 500]),
+    );
+    farm.drop_file("flipped.eml", &with_winmail("flipped", &flipped));
+    farm.drop_file("fine.eml", &with_winmail("fine", &good));
+    wait_until(
+        Duration::from_secs(30),
+        "two quarantined, one filed",
+        || farm.quarantine().len() == 2 && farm.record_count("mail") == 1,
+    );
+    for entry in farm.quarantine() {
+        assert_eq!(entry["code"], "corrupt_attachment", "{entry}");
+        let reason = entry["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("attachment \"winmail.dat\": tnef: "),
+            "{reason}"
+        );
+    }
+    let reasons: Vec<String> = farm
+        .quarantine()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("ends inside an attribute")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("checksum")),
+        "{reasons:?}"
+    );
+    assert_eq!(farm.items("mail")[0]["subject"], "fine");
+    drop(node);
+}
