@@ -7,6 +7,8 @@ use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
 
 use postroom_core::names::{safe_component, safe_file_name};
 
+use crate::rfc2231::continued_param;
+
 /// One attachment of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {
@@ -30,7 +32,9 @@ pub(crate) fn collect_attachments(mut message: Message<'_>) -> Vec<Attachment> {
         };
         let content_type = content_type(part);
         let derived = derived_name(part, &content_type, index + 1);
-        let file_name = safe_file_name(part.attachment_name().unwrap_or(""), &derived);
+        let given = continued_name(&message, part);
+        let name = given.as_deref().or(part.attachment_name()).unwrap_or("");
+        let file_name = safe_file_name(name, &derived);
         let content = match text_as_sent(&message, part) {
             Some(original) => original,
             None => take_contents(&mut message, id),
@@ -42,6 +46,24 @@ pub(crate) fn collect_attachments(mut message: Message<'_>) -> Vec<Attachment> {
         });
     }
     attachments
+}
+
+/// A name given with RFC 2231 continuations (`filename*0*=...`), which
+/// mail-parser decodes wrongly past the first segment (see `rfc2231`).
+fn continued_name(message: &Message<'_>, part: &MessagePart<'_>) -> Option<String> {
+    let raw = |header: &str| {
+        let h = part
+            .headers
+            .iter()
+            .find(|h| h.name().eq_ignore_ascii_case(header))?;
+        let start = usize::try_from(h.offset_start()).ok()?;
+        let end = usize::try_from(h.offset_end()).ok()?;
+        let bytes = message.raw_message().get(start..end)?;
+        Some(String::from_utf8_lossy(bytes).into_owned())
+    };
+    raw("Content-Disposition")
+        .and_then(|v| continued_param(&v, "filename"))
+        .or_else(|| raw("Content-Type").and_then(|v| continued_param(&v, "name")))
 }
 
 /// The decoded bytes of part `id`, moved out of the message when they are

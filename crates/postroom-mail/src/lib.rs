@@ -19,6 +19,7 @@ mod envelope;
 mod error;
 mod lines;
 mod message;
+mod rfc2231;
 mod tnef;
 mod trace;
 mod unpack;
