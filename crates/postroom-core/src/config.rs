@@ -274,6 +274,11 @@ impl FarmConfig {
         if drop.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
             problems.push("drop_folder.path: must not be empty".to_string());
         }
+        if let Some(r) = self.quarantine.retention {
+            if r.as_millis() < 1_000 {
+                problems.push(format!("quarantine.retention: \"{r}\" is shorter than 1s"));
+            }
+        }
         if let Some(q) = &self.quarantine.path {
             if q.as_os_str().is_empty() {
                 problems.push("quarantine.path: must not be empty".to_string());
@@ -423,6 +428,10 @@ pub struct QuarantineSettings {
     /// list, show and replay what another quarantined.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
+    /// Quarantined messages older than this are deleted (each logged);
+    /// unset: they stay until an administrator replays or deletes them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<HumanDuration>,
 }
 
 impl QuarantineSettings {

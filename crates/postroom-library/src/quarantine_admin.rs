@@ -102,6 +102,28 @@ impl Quarantine {
     }
 }
 
+impl Quarantine {
+    /// Delete the entries quarantined before `cutoff` (the retention
+    /// window's start); the deleted ones, oldest first. Several nodes may
+    /// expire the same folder at once: what another removed is skipped.
+    pub fn expire(
+        &self,
+        cutoff: time::OffsetDateTime,
+    ) -> Result<Vec<QuarantineEntry>, LibraryError> {
+        let mut expired = Vec::new();
+        for entry in self.list()? {
+            let old =
+                crate::clock::parse_rfc3339(&entry.quarantined_at).is_some_and(|at| at < cutoff);
+            if old {
+                self.release_claim(&entry)?;
+                self.remove_files(&entry)?;
+                expired.push(entry);
+            }
+        }
+        Ok(expired)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -172,6 +194,24 @@ mod tests {
         let found = q.entry(&entry.file).unwrap().unwrap();
         assert_eq!(found.file, entry.file);
         assert!(q.message_path(&found).starts_with(q.dir()));
+    }
+
+    #[test]
+    fn entries_older_than_the_cutoff_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Quarantine::open(dir.path().join("q")).unwrap();
+        let old = q.put_bytes(b"Subject: old\r\n\r\nx", keyed(3)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let cutoff = time::OffsetDateTime::now_utc();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let young = q.put_bytes(b"Subject: young\r\n\r\nx", keyed(4)).unwrap();
+        assert_eq!(q.expire(cutoff).unwrap(), vec![old.clone()]);
+        assert_eq!(q.list().unwrap(), vec![young]);
+        assert!(q.expire(cutoff).unwrap().is_empty());
+        // Its key can be quarantined again, as a new entry.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let again = q.put_bytes(b"Subject: old\r\n\r\nx", keyed(3)).unwrap();
+        assert_ne!(again.file, old.file);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod node;
 mod paused;
 mod pipeline;
 mod probe;
+mod quarantine_expiry;
 mod security;
 mod settings;
 mod startup_config;

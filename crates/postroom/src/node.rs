@@ -201,6 +201,11 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     );
 
     let reporter = tokio::spawn(report_counters(counters.clone(), shutdown.clone()));
+    tokio::spawn(crate::quarantine_expiry::run(
+        farm.clone(),
+        quarantine,
+        shutdown.clone(),
+    ));
     stop_requested.cancelled().await;
     facts.stopping();
     if let Some(task) = smtp_task {
