@@ -84,6 +84,10 @@ pub(crate) fn farm_settings(config: &FarmConfig) -> FarmSettings {
         ledger_retention_seconds: farm.ledger_retention.as_millis() / 1000,
         domain_aliases: farm.domain_aliases.clone(),
         accept_authenticated_only: farm.accept_authenticated_only,
+        quarantine_retention_seconds: config
+            .quarantine
+            .retention
+            .map_or(0, |r| r.as_millis() / 1000),
     }
 }
 
@@ -119,6 +123,9 @@ pub(crate) fn update_farm(config: &mut FarmConfig, u: &FarmSettingsUpdate) -> Re
     }
     if let Some(path) = &u.quarantine_folder {
         config.quarantine.path = optional_path(path);
+    }
+    if let Some(seconds) = u.quarantine_retention_seconds {
+        config.quarantine.retention = (seconds > 0).then(|| HumanDuration::from_secs(seconds));
     }
     let listed = match u.safe_servers_mode.as_deref().map(str::trim) {
         None => None,

@@ -43,7 +43,8 @@ pub enum FarmCmd {
     ///
     /// Keys: incoming_enabled (true|false), incoming_domains and
     /// domain_aliases (comma lists), display_address, drop_folder,
-    /// quarantine_folder (empty: back to the default), safe_servers (comma
+    /// quarantine_folder (empty: back to the default), quarantine_retention
+    /// (e.g. 30d, or `keep`), safe_servers (comma
     /// list of addresses or CIDR ranges, or `all`), deny_servers (comma
     /// list), accept_authenticated_only (true|false), max_message_size (e.g. 20MB),
     /// max_recipients, ledger_retention (e.g. 7d). All changes are one new
@@ -92,7 +93,8 @@ pub struct ApplyArgs {
 }
 
 const KEYS: &str = "incoming_enabled, incoming_domains, domain_aliases, display_address, \
-    drop_folder, quarantine_folder, safe_servers, deny_servers, accept_authenticated_only, \
+    drop_folder, quarantine_folder, quarantine_retention, safe_servers, deny_servers, \
+    accept_authenticated_only, \
     max_message_size, max_recipients, ledger_retention";
 
 fn list(value: &str) -> StringList {
@@ -133,6 +135,13 @@ pub fn farm_update(settings: &[String]) -> anyhow::Result<FarmSettingsUpdate> {
             "display_address" => u.display_address = Some(text),
             "drop_folder" => u.drop_folder = Some(text),
             "quarantine_folder" => u.quarantine_folder = Some(text),
+            "quarantine_retention" if text == "keep" => u.quarantine_retention_seconds = Some(0),
+            "quarantine_retention" => {
+                let d: HumanDuration = text
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("quarantine_retention={text}: {e}"))?;
+                u.quarantine_retention_seconds = Some((d.as_millis() / 1000).max(1));
+            }
             "safe_servers" if text == "all" => u.safe_servers_mode = Some(text),
             "safe_servers" => {
                 u.safe_servers_mode = Some("listed".to_string());
@@ -192,6 +201,13 @@ pub fn farm_table(reply: &FarmReply) -> String {
         vec![
             "quarantine_folder".into(),
             or_default(&s.quarantine_folder, "<data_dir>/quarantine"),
+        ],
+        vec![
+            "quarantine_retention".into(),
+            match s.quarantine_retention_seconds {
+                0 => "keep".to_string(),
+                n => HumanDuration::from_secs(n).to_string(),
+            },
         ],
         vec!["safe_servers".into(), {
             if s.safe_servers_mode == "listed" {
@@ -421,6 +437,10 @@ mod tests {
         assert_eq!(u.max_message_size_bytes, Some(20 * 1024 * 1024));
         assert_eq!(u.ledger_retention_seconds, Some(2 * 86_400));
         assert_eq!(u.display_address.as_deref(), Some(""));
+        let kept = farm_update(&["quarantine_retention=keep".into()]).unwrap();
+        assert_eq!(kept.quarantine_retention_seconds, Some(0));
+        let month = farm_update(&["quarantine_retention=30d".into()]).unwrap();
+        assert_eq!(month.quarantine_retention_seconds, Some(30 * 86_400));
         let all = farm_update(&["safe_servers=all".into()]).unwrap();
         assert_eq!(
             (all.safe_servers_mode.as_deref(), all.safe_servers),
