@@ -125,3 +125,58 @@ fn a_corrupt_winmail_dat_quarantines_the_message_with_the_reason() {
     assert_eq!(farm.items("mail")[0]["subject"], "fine");
     drop(node);
 }
+
+/// Made with sharutils: `uuencode uu.bin 'report 2024.bin'` (see
+/// crates/postroom-mail/src/uuencode_test.rs); the bytes are
+/// `(i * i + 7 * i) % 256` for i in 0..100.
+const UUENCODED: &str = "begin 644 report 2024.bin\r\n\
+M``@2'BP\\3F)XD*K&Y`0F2G\"8PNX<3'ZRZ\"!:EM045IK@*'*^#%RN`EBP\"F;$\r\n\
+M)(;J4+@BCOQLWE+(0+HVM#2V.L!(TE[L?`ZB.-!J!J1$YHHPV((NW(P^\\JA@\r\n\
+*&M:45!;:H&@R_@``\r\n`\r\nend\r\n";
+
+/// Made with CPython 3.10's `binhex` module (see binhex_test.rs).
+const BINHEX: &str = "(This file must be converted with BinHex 4.0)\r\n\r\n:#R0KEA\"XC5jLD@i!2j!)!*!&q`#3\"!Gq5'9XE'mX)%*TENKPH#%+!*!+N!#3!*!\r\n!!!%#!`3&\"JF)#3S,$!d1$j!!HT!'#c\"9HTr%k3ic@(fLaq`40PZ!TFV[&$PHJkM\r\n0mKFmBBDVd28D2f5*VY2i(8*RM,(@qb\"&DSqdfIiM5'f5Yp`\"*NY`PEVI\"#P1FjL\r\npiJFX8ADE`18+,e4jRX2S$6*AI+('ka!e@RqNbHi61&f#Tmca&MYJKDV2p\"NqBiL\r\nYd[FF3@D,X0Ak(d4TMV2Br5*(E*'ff`!P5Qq8ZGi$+%ebPlcK\"LY3GCUrj!NZ8hL\r\nG`ZF--9ClS-AU$c4CIU2)l4)hA)'Qbr!91Pq%UFjCT!!!:\r\n";
+
+fn old_school(subject: &str, binhex: &str) -> Vec<u8> {
+    format!(
+        "X-Sender: <mac@contoso.example>\r\nX-Receiver: <mail@{DOMAIN}>\r\n\
+         From: mac@contoso.example\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=b\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nThe report, uuencoded:\r\n\r\n{UUENCODED}\r\nregards\r\n\
+         --b\r\nContent-Type: application/mac-binhex40; name=sample.hqx\r\n\r\n{binhex}\r\n--b--\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn uuencoded_blocks_and_binhex_parts_become_their_files() {
+    let farm = Farm::configured("", "", MAIL);
+    let node = farm.start();
+    farm.drop_file("old.eml", &old_school("old school", BINHEX));
+    // One character of the BinHex text changed: its CRC no longer matches.
+    let corrupt = BINHEX.replacen("#R0KEA", "#R0KEB", 1);
+    farm.drop_file("corrupt.eml", &old_school("corrupt", &corrupt));
+    wait_until(
+        Duration::from_secs(30),
+        "one filed, one quarantined",
+        || farm.record_count("mail") == 1 && farm.quarantine().len() == 1,
+    );
+    let item = &farm.items("mail")[0];
+    assert_eq!(
+        item["files"],
+        serde_json::json!(["old school/sample.bin", "old school/report 2024.bin"])
+    );
+    let report =
+        std::fs::read(farm.library_dir("mail").join("old school/report 2024.bin")).unwrap();
+    let expected: Vec<u8> = (0u32..100).map(|i| ((i * i + 7 * i) % 256) as u8).collect();
+    assert_eq!(report, expected);
+    let sample = std::fs::read(farm.library_dir("mail").join("old school/sample.bin")).unwrap();
+    assert!(sample.starts_with(b"Hello, BinHex!\n"), "{sample:?}");
+    let entry = &farm.quarantine()[0];
+    assert_eq!(entry["code"], "corrupt_attachment", "{entry}");
+    assert!(
+        entry["reason"].as_str().unwrap().contains("binhex: "),
+        "{entry}"
+    );
+    drop(node);
+}

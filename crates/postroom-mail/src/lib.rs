@@ -15,6 +15,7 @@
 
 mod address;
 mod attachment;
+mod binhex;
 mod envelope;
 mod error;
 mod lines;
@@ -23,9 +24,11 @@ mod rfc2231;
 mod tnef;
 mod trace;
 mod unpack;
+mod uuencode;
 
 pub use address::is_valid_address;
 pub use attachment::Attachment;
+pub use binhex::{decode_binhex, BinHexError, BinHexFile};
 pub use envelope::{parse_drop_file, DropFile, Envelope, EnvelopeSource};
 pub use error::MailError;
 pub use message::{parse_message, ParsedMessage};
@@ -34,3 +37,4 @@ pub use tnef::{tnef_files, TnefError, TnefFile};
 pub use trace::{
     drop_file_head, own_trace_field, own_trace_origin, split_own_trace, TraceInfo, TRACE_MARK,
 };
+pub use uuencode::{find_uuencoded, UuBlock, UuError, UuProblem};

@@ -6,14 +6,14 @@ use postroom_core::MessageHeaders;
 
 use crate::attachment::{collect_attachments, Attachment};
 use crate::error::MailError;
-use crate::unpack::unpack;
+use crate::unpack::{unpack, uuencoded};
 
 /// Headers and attachments of a message (from mail-parser).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedMessage {
     pub headers: MessageHeaders,
-    /// Attachments in MIME order, wrappers (TNEF `winmail.dat`) replaced by
-    /// the files inside.
+    /// Attachments in MIME order, wrappers (TNEF `winmail.dat`, BinHex)
+    /// replaced by the files inside, then the files uuencoded in text bodies.
     pub attachments: Vec<Attachment>,
     /// Attachments that could not be decoded, one sentence each: the
     /// message should be quarantined with these rather than filed in part.
@@ -45,7 +45,16 @@ pub fn parse_message(bytes: &[u8]) -> Result<ParsedMessage, MailError> {
             .filter(|date| date.is_valid())
             .map(|date| date.to_rfc3339()),
     };
-    let (attachments, problems) = unpack(collect_attachments(message));
+    // Text bodies (not attachments) may carry uuencoded files.
+    let bodies: Vec<Vec<u8>> = message
+        .text_bodies()
+        .filter(|part| !part.is_message())
+        .map(|part| part.contents().to_vec())
+        .collect();
+    let (mut attachments, mut problems) = unpack(collect_attachments(message));
+    let (uu_files, uu_problems) = uuencoded(&bodies, attachments.len());
+    attachments.extend(uu_files);
+    problems.extend(uu_problems);
     Ok(ParsedMessage {
         headers,
         attachments,
