@@ -180,3 +180,44 @@ fn uuencoded_blocks_and_binhex_parts_become_their_files() {
     );
     drop(node);
 }
+
+#[test]
+fn a_library_over_its_limits_gets_a_quarantined_copy_never_a_truncated_file() {
+    let limits = format!(
+        "{MAIL}[[library]]\nname = \"Small\"\nalias = \"small\"\nmax_attachment_size = \"1KB\"\n\
+         [[library]]\nname = \"Tiny\"\nalias = \"tiny\"\nmax_message_size = \"2KB\"\n"
+    );
+    let farm = Farm::configured("", "", &limits);
+    let node = farm.start();
+    let payload = vec![b'x'; 5_000];
+    let message = format!(
+        "X-Sender: <a@contoso.example>\r\nX-Receiver: <mail@{DOMAIN}>\r\nX-Receiver: <small@{DOMAIN}>\r\n\
+         X-Receiver: <tiny@{DOMAIN}>\r\nFrom: a@contoso.example\r\nSubject: big\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
+         --b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=data.bin\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        base64(&payload)
+    );
+    farm.drop_file("big.eml", message.as_bytes());
+    wait_until(
+        Duration::from_secs(30),
+        "filed once, quarantined once",
+        || farm.record_count("mail") == 1 && farm.quarantine().len() == 1,
+    );
+    let filed = std::fs::read(farm.library_dir("mail").join("big/data.bin")).unwrap();
+    assert_eq!(filed, payload);
+    assert_eq!(farm.record_count("small") + farm.record_count("tiny"), 0);
+    let entry = &farm.quarantine()[0];
+    assert_eq!(entry["code"], "attachment_too_large", "{entry}");
+    let reason = entry["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("library \"small\": attachment \"data.bin\" (5000 bytes)"),
+        "{reason}"
+    );
+    assert!(reason.contains("library \"tiny\": the message"), "{reason}");
+    assert_eq!(
+        entry["refused_recipients"],
+        serde_json::json!([format!("small@{DOMAIN}"), format!("tiny@{DOMAIN}")])
+    );
+    drop(node);
+}

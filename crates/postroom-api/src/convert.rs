@@ -39,6 +39,11 @@ fn path_text(path: &Option<PathBuf>) -> String {
         .unwrap_or_default()
 }
 
+/// 0: no limit.
+fn limit(bytes: u64) -> Option<ByteSize> {
+    (bytes > 0).then_some(ByteSize(bytes))
+}
+
 /// Empty text: unset (back to the default).
 fn optional_path(text: &str) -> Option<PathBuf> {
     Some(text.trim())
@@ -191,6 +196,8 @@ pub(crate) fn library(config: &FarmConfig, lib: &LibrarySettings) -> Library {
         save_original: lib.save_original,
         path: path_text(&lib.path),
         address: format!("{}@{domain}", lib.alias),
+        max_message_size_bytes: lib.max_message_size.map_or(0, |b| b.0),
+        max_attachment_size_bytes: lib.max_attachment_size.map_or(0, |b| b.0),
     }
 }
 
@@ -211,6 +218,8 @@ pub(crate) fn new_library(l: &Library, disabled: bool) -> Result<LibrarySettings
     lib.overwrite_existing = l.overwrite_existing;
     lib.save_original = l.save_original;
     lib.path = optional_path(&l.path);
+    lib.max_message_size = limit(l.max_message_size_bytes);
+    lib.max_attachment_size = limit(l.max_attachment_size_bytes);
     Ok(lib)
 }
 
@@ -240,6 +249,12 @@ pub(crate) fn update_library(lib: &mut LibrarySettings, u: &LibraryUpdate) -> Re
     }
     if let Some(path) = &u.path {
         lib.path = optional_path(path);
+    }
+    if let Some(bytes) = u.max_message_size_bytes {
+        lib.max_message_size = limit(bytes);
+    }
+    if let Some(bytes) = u.max_attachment_size_bytes {
+        lib.max_attachment_size = limit(bytes);
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::{alias_problem, domain_problem};
 pub use crate::cluster::{ClusterSettings, HttpSettings, Peer};
+pub use crate::library::{AttachmentFolders, LibraryKind, LibrarySettings};
 use crate::net::IpRange;
 pub use crate::security::{AdminSettings, ClientCerts, Secret, TlsSettings};
 pub use crate::smtp::SmtpSettings;
@@ -441,81 +442,6 @@ impl QuarantineSettings {
             .clone()
             .unwrap_or_else(|| data_dir.join("quarantine"))
     }
-}
-
-/// An email-enabled library and its incoming e-mail settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LibrarySettings {
-    /// Display name, e.g. `Shared Documents`.
-    pub name: String,
-    /// Local part of the library's address; unique in the farm, at most 128 characters.
-    pub alias: String,
-    #[serde(default)]
-    pub kind: LibraryKind,
-    /// A disabled library's mail is quarantined.
-    #[serde(default = "enabled_by_default")]
-    pub enabled: bool,
-    #[serde(default)]
-    pub attachment_folders: AttachmentFolders,
-    /// Replace a file of the same name instead of adding ` (1)`.
-    #[serde(default)]
-    pub overwrite_existing: bool,
-    /// Also save the whole message as an `.eml` file.
-    #[serde(default)]
-    pub save_original: bool,
-    /// Folder of the library; `<data_dir>/libraries/<alias>` when unset; relative to data_dir.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<PathBuf>,
-}
-
-fn enabled_by_default() -> bool {
-    true
-}
-
-impl LibrarySettings {
-    /// A document library with SharePoint's default settings.
-    pub fn document_library(name: &str, alias: &str) -> Self {
-        LibrarySettings {
-            name: name.to_string(),
-            alias: alias.to_string(),
-            kind: LibraryKind::DocumentLibrary,
-            enabled: true,
-            attachment_folders: AttachmentFolders::Root,
-            overwrite_existing: false,
-            save_original: false,
-            path: None,
-        }
-    }
-
-    /// The library's folder on this node, given its data dir.
-    pub fn resolved_path(&self, data_dir: &Path) -> PathBuf {
-        match &self.path {
-            Some(p) => data_dir.join(p),
-            None => data_dir.join("libraries").join(&self.alias),
-        }
-    }
-}
-
-/// What kind of list a library is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum LibraryKind {
-    #[default]
-    DocumentLibrary,
-}
-
-/// Where a document library puts a message's attachments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum AttachmentFolders {
-    /// All in the library's root folder.
-    #[default]
-    Root,
-    /// One folder per e-mail subject.
-    Subject,
-    /// One folder per sender.
-    Sender,
 }
 
 #[cfg(test)]

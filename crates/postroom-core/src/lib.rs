@@ -13,6 +13,7 @@ pub mod config_diff;
 mod error;
 mod headers;
 pub mod key;
+pub mod library;
 pub mod names;
 pub mod net;
 pub mod route;

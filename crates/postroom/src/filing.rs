@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use postroom_core::cluster::smtp_writer;
 use postroom_core::config::{FarmConfig, LibrarySettings};
-use postroom_core::route::{route, RefusalReason};
+use postroom_core::route::{route, route_recipient, RecipientRoute, RefusalReason};
 use postroom_core::{MessageAbout, MessageKey, Outcome};
 use postroom_library::{
     FileOutcome, FileToWrite, ItemMetadata, ItemToFile, Library, Quarantine, QuarantineReason,
@@ -289,12 +289,14 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
             ),
         ),
         Ok(Ok(parsed)) => {
-            return Plan {
+            let mut plan = Plan {
                 libraries: route.libraries,
                 parsed: Some(parsed),
                 quarantine,
                 refused,
-            }
+            };
+            apply_library_limits(config, m, &mut plan);
+            return plan;
         }
         Ok(Err(e)) => ("unparsable", format!("the message cannot be parsed: {e}")),
         Err(_) => (
@@ -307,6 +309,52 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
         parsed: None,
         quarantine: Some(failure),
         refused: Vec::new(),
+    }
+}
+
+/// Take the libraries whose limits the message exceeds out of the plan:
+/// their recipients' copy is quarantined with the reason (never filed
+/// truncated). When no library is left, nothing is filed.
+fn apply_library_limits(config: &FarmConfig, m: &Received, plan: &mut Plan) {
+    let Some(parsed) = &plan.parsed else { return };
+    let sizes: Vec<(&str, u64)> = parsed
+        .attachments
+        .iter()
+        .map(|a| (a.file_name.as_str(), a.content.len() as u64))
+        .collect();
+    let message_len = m.message().len() as u64;
+    let mut refusals = Vec::new();
+    plan.libraries.retain(|alias| {
+        let refusal = config
+            .library_by_alias(alias)
+            .and_then(|lib| lib.refuses(message_len, &sizes));
+        match refusal {
+            Some(refusal) => {
+                refusals.push((alias.clone(), refusal));
+                false
+            }
+            None => true,
+        }
+    });
+    let Some((_, (code, _))) = refusals.first() else {
+        return;
+    };
+    let code = *code;
+    for (alias, _) in &refusals {
+        let routed_here = m.envelope.recipients.iter().filter(|r| {
+            matches!(route_recipient(config, r), RecipientRoute::Library(lib) if lib.alias == *alias)
+        });
+        plan.refused.extend(routed_here.cloned());
+    }
+    let mut reasons: Vec<String> = refusals.into_iter().map(|(_, (_, why))| why).collect();
+    if let Some((_, earlier)) = plan.quarantine.take() {
+        reasons.insert(0, earlier);
+    }
+    plan.quarantine = Some((code, reasons.join("; ")));
+    if plan.libraries.is_empty() {
+        // Nothing to file: the quarantined copy is the whole message.
+        plan.refused.clear();
+        plan.parsed = None;
     }
 }
 

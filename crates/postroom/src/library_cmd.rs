@@ -36,6 +36,21 @@ pub struct LibraryFlags {
     /// shared storage); empty: `<data_dir>/libraries/<alias>`.
     #[arg(long)]
     path: Option<String>,
+    /// Largest message it takes, e.g. 20MB (0: the farm's limit).
+    #[arg(long, value_parser = parse_size)]
+    max_message_size: Option<u64>,
+    /// Largest attachment it takes, e.g. 5MB (0: any).
+    #[arg(long, value_parser = parse_size)]
+    max_attachment_size: Option<u64>,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    if text.trim() == "0" {
+        return Ok(0);
+    }
+    text.parse::<postroom_core::units::ByteSize>()
+        .map(|b| b.0)
+        .map_err(|e| e.to_string())
 }
 
 #[derive(Subcommand)]
@@ -193,6 +208,18 @@ pub fn library_text(reply: &LibraryReply) -> String {
             },
         ],
     ];
+    let size = |bytes: u64, none: &str| match bytes {
+        0 => none.to_string(),
+        n => postroom_core::units::ByteSize(n).to_string(),
+    };
+    rows.push(vec![
+        "max_message_size".into(),
+        size(l.max_message_size_bytes, "(the farm's)"),
+    ]);
+    rows.push(vec![
+        "max_attachment_size".into(),
+        size(l.max_attachment_size_bytes, "any"),
+    ]);
     rows.push(vec!["config_version".into(), reply.version.to_string()]);
     render(&rows)
 }
@@ -278,6 +305,8 @@ async fn run_async(cmd: LibraryCmd) -> anyhow::Result<ExitCode> {
                 save_original: flags.save_original.unwrap_or(false),
                 path: flags.path.unwrap_or_default(),
                 address: String::new(),
+                max_message_size_bytes: flags.max_message_size.unwrap_or(0),
+                max_attachment_size_bytes: flags.max_attachment_size.unwrap_or(0),
             };
             let reply = client(&server)
                 .await?
@@ -309,6 +338,8 @@ async fn run_async(cmd: LibraryCmd) -> anyhow::Result<ExitCode> {
                 overwrite_existing: flags.overwrite_existing,
                 save_original: flags.save_original,
                 path: flags.path,
+                max_message_size_bytes: flags.max_message_size,
+                max_attachment_size_bytes: flags.max_attachment_size,
             };
             let reply = client(&server)
                 .await?

@@ -1,0 +1,152 @@
+//! A mail-enabled library's settings ([`LibrarySettings`]: its address,
+//! kind, where attachments go, its limits) and the limits check: whether a
+//! message of a given size, with attachments of given sizes, may be filed in
+//! it (pure; refused messages are quarantined for the library, never
+//! truncated).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::units::ByteSize;
+
+/// An email-enabled library and its incoming e-mail settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LibrarySettings {
+    /// Display name, e.g. `Shared Documents`.
+    pub name: String,
+    /// Local part of the library's address; unique in the farm, at most 128 characters.
+    pub alias: String,
+    #[serde(default)]
+    pub kind: LibraryKind,
+    /// A disabled library's mail is quarantined.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub attachment_folders: AttachmentFolders,
+    /// Replace a file of the same name instead of adding ` (1)`.
+    #[serde(default)]
+    pub overwrite_existing: bool,
+    /// Also save the whole message as an `.eml` file.
+    #[serde(default)]
+    pub save_original: bool,
+    /// Folder of the library; `<data_dir>/libraries/<alias>` when unset; relative to data_dir.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// Largest message this library takes (its recipients' copy of a larger
+    /// one is quarantined, never truncated); unset: the farm's limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_message_size: Option<ByteSize>,
+    /// Largest attachment this library takes (a message with a larger one is
+    /// quarantined for this library, never filed truncated); unset: any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attachment_size: Option<ByteSize>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+impl LibrarySettings {
+    /// A document library with SharePoint's default settings.
+    pub fn document_library(name: &str, alias: &str) -> Self {
+        LibrarySettings {
+            name: name.to_string(),
+            alias: alias.to_string(),
+            kind: LibraryKind::DocumentLibrary,
+            enabled: true,
+            attachment_folders: AttachmentFolders::Root,
+            overwrite_existing: false,
+            save_original: false,
+            path: None,
+            max_message_size: None,
+            max_attachment_size: None,
+        }
+    }
+
+    /// The library's folder on this node, given its data dir.
+    pub fn resolved_path(&self, data_dir: &Path) -> PathBuf {
+        match &self.path {
+            Some(p) => data_dir.join(p),
+            None => data_dir.join("libraries").join(&self.alias),
+        }
+    }
+}
+
+/// What kind of list a library is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LibraryKind {
+    #[default]
+    DocumentLibrary,
+}
+
+/// Where a document library puts a message's attachments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentFolders {
+    /// All in the library's root folder.
+    #[default]
+    Root,
+    /// One folder per e-mail subject.
+    Subject,
+    /// One folder per sender.
+    Sender,
+}
+
+impl LibrarySettings {
+    /// Why a message of `message_len` bytes with attachments `(name, len)`
+    /// may not be filed in this library, with a code for machines; `None`
+    /// when it may.
+    pub fn refuses(
+        &self,
+        message_len: u64,
+        attachments: &[(&str, u64)],
+    ) -> Option<(&'static str, String)> {
+        if let Some(max) = self.max_message_size.filter(|m| message_len > m.0) {
+            return Some((
+                "too_large",
+                format!(
+                    "library {:?}: the message ({message_len} bytes) is larger than its max_message_size ({max})",
+                    self.alias
+                ),
+            ));
+        }
+        let max = self.max_attachment_size?;
+        let (name, len) = attachments.iter().find(|(_, len)| *len > max.0)?;
+        Some((
+            "attachment_too_large",
+            format!(
+                "library {:?}: attachment {name:?} ({len} bytes) is larger than its max_attachment_size ({max}); it is not filed truncated",
+                self.alias
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_name_the_library_the_size_and_the_limit() {
+        let mut lib = LibrarySettings::document_library("Docs", "docs");
+        assert_eq!(lib.refuses(u64::MAX, &[("a.bin", u64::MAX)]), None);
+        lib.max_message_size = Some(ByteSize(1000));
+        lib.max_attachment_size = Some(ByteSize(100));
+        let (code, why) = lib.refuses(1001, &[]).unwrap();
+        assert_eq!(code, "too_large");
+        assert!(
+            why.contains("(1001 bytes) is larger than its max_message_size"),
+            "{why}"
+        );
+        let (code, why) = lib.refuses(900, &[("a.txt", 10), ("b.pdf", 101)]).unwrap();
+        assert_eq!(code, "attachment_too_large");
+        assert!(
+            why.contains("attachment \"b.pdf\" (101 bytes)") && why.contains("not filed truncated"),
+            "{why}"
+        );
+        assert_eq!(lib.refuses(1000, &[("a.txt", 100)]), None);
+    }
+}
