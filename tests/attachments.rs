@@ -221,3 +221,75 @@ fn a_library_over_its_limits_gets_a_quarantined_copy_never_a_truncated_file() {
     );
     drop(node);
 }
+
+#[test]
+fn members_only_libraries_take_authenticated_members_not_a_forged_from() {
+    let policy = format!(
+        "{MAIL}[[library]]\nname = \"Board\"\nalias = \"board\"\naccept_from = \"members\"\n\
+         members = [\"alice@contoso.com\", \"@fabrikam.com\"]\n"
+    );
+    let farm = Farm::configured("trusted_authserv_ids = [\"mx.contoso.com\"]", "", &policy);
+    let node = farm.start();
+    let message = |name: &str, from: &str, results: &str| {
+        let text = format!(
+            "X-Sender: <{from}>\r\nX-Receiver: <board@{DOMAIN}>\r\nX-Receiver: <mail@{DOMAIN}>\r\n{results}\
+             From: {from}\r\nSubject: {name}\r\n\r\nminutes\r\n"
+        );
+        farm.drop_file(&format!("{name}.eml"), text.as_bytes());
+    };
+    // A member, authenticated by the trusted border server's DMARC result.
+    message(
+        "signed",
+        "alice@contoso.com",
+        "Authentication-Results: mx.contoso.com; dmarc=pass header.from=contoso.com\r\n",
+    );
+    // The same From, forged: no result, or one from a server nobody trusts.
+    message("forged", "alice@contoso.com", "");
+    message(
+        "self-signed",
+        "alice@contoso.com",
+        "Authentication-Results: mx.evil.example; dmarc=pass header.from=contoso.com\r\n",
+    );
+    // Not a member at all, however authenticated.
+    message(
+        "outsider",
+        "mallory@evil.example",
+        "Authentication-Results: mx.contoso.com; dmarc=pass header.from=evil.example\r\n",
+    );
+    wait_until(Duration::from_secs(30), "all four handled", || {
+        farm.record_count("mail") == 4 && farm.quarantine().len() == 3
+    });
+    let board: Vec<String> = farm
+        .items("board")
+        .iter()
+        .map(|i| i["subject"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(board, ["signed"]);
+    let mut codes: Vec<(String, String)> = farm
+        .quarantine()
+        .iter()
+        .map(|e| {
+            (
+                e["code"].as_str().unwrap().to_string(),
+                e["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    codes.sort();
+    assert_eq!(codes.len(), 3);
+    assert_eq!(codes[0].0, "not_a_member");
+    assert!(
+        codes[0].1.contains("mallory@evil.example is not one"),
+        "{codes:?}"
+    );
+    for (code, reason) in &codes[1..] {
+        assert_eq!(code, "not_authenticated");
+        assert!(
+            reason.contains(
+                "alice@contoso.com is a member of library \"board\", but nothing vouches"
+            ),
+            "{reason}"
+        );
+    }
+    drop(node);
+}

@@ -16,6 +16,7 @@ use crate::proto::{FarmSettings, FarmSettingsUpdate, Library, LibraryUpdate};
 
 const KINDS: &str = "document_library";
 const ATTACHMENT_FOLDERS: &str = "root, subject, sender";
+const ACCEPT_FROM: &str = "anyone, members";
 
 /// The name of a config enum value as the config file spells it.
 fn enum_name<T: Serialize>(value: &T) -> String {
@@ -89,6 +90,7 @@ pub(crate) fn farm_settings(config: &FarmConfig) -> FarmSettings {
         ledger_retention_seconds: farm.ledger_retention.as_millis() / 1000,
         domain_aliases: farm.domain_aliases.clone(),
         accept_authenticated_only: farm.accept_authenticated_only,
+        trusted_authserv_ids: farm.trusted_authserv_ids.clone(),
         quarantine_retention_seconds: config
             .quarantine
             .retention
@@ -119,6 +121,9 @@ pub(crate) fn update_farm(config: &mut FarmConfig, u: &FarmSettingsUpdate) -> Re
     }
     if let Some(on) = u.accept_authenticated_only {
         farm.accept_authenticated_only = on;
+    }
+    if let Some(ids) = &u.trusted_authserv_ids {
+        farm.trusted_authserv_ids = ids.values.iter().map(|d| d.trim().to_string()).collect();
     }
     if let Some(display) = &u.display_address {
         farm.display_address = Some(display.trim().to_string()).filter(|d| !d.is_empty());
@@ -198,6 +203,8 @@ pub(crate) fn library(config: &FarmConfig, lib: &LibrarySettings) -> Library {
         address: format!("{}@{domain}", lib.alias),
         max_message_size_bytes: lib.max_message_size.map_or(0, |b| b.0),
         max_attachment_size_bytes: lib.max_attachment_size.map_or(0, |b| b.0),
+        accept_from: enum_name(&lib.accept_from),
+        members: lib.members.clone(),
     }
 }
 
@@ -220,6 +227,10 @@ pub(crate) fn new_library(l: &Library, disabled: bool) -> Result<LibrarySettings
     lib.path = optional_path(&l.path);
     lib.max_message_size = limit(l.max_message_size_bytes);
     lib.max_attachment_size = limit(l.max_attachment_size_bytes);
+    if !l.accept_from.trim().is_empty() {
+        lib.accept_from = parse_enum("library.accept_from", &l.accept_from, ACCEPT_FROM)?;
+    }
+    lib.members = l.members.iter().map(|m| m.trim().to_string()).collect();
     Ok(lib)
 }
 
@@ -255,6 +266,16 @@ pub(crate) fn update_library(lib: &mut LibrarySettings, u: &LibraryUpdate) -> Re
     }
     if let Some(bytes) = u.max_attachment_size_bytes {
         lib.max_attachment_size = limit(bytes);
+    }
+    if let Some(who) = &u.accept_from {
+        lib.accept_from = parse_enum("update.accept_from", who, ACCEPT_FROM)?;
+    }
+    if let Some(members) = &u.members {
+        lib.members = members
+            .values
+            .iter()
+            .map(|m| m.trim().to_string())
+            .collect();
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::address::{alias_problem, domain_problem};
+use crate::address::{alias_problem, domain_problem, split_address};
 pub use crate::cluster::{ClusterSettings, HttpSettings, Peer};
 pub use crate::library::{AttachmentFolders, LibraryKind, LibrarySettings};
 use crate::net::IpRange;
@@ -320,6 +320,21 @@ fn library_problems(libraries: &[LibrarySettings]) -> Vec<String> {
                 lib.alias
             ));
         }
+        if lib.accept_from == crate::policy::AcceptFrom::Members && lib.members.is_empty() {
+            problems.push(format!(
+                "library {name:?}: accept_from = \"members\" needs at least one entry in members"
+            ));
+        }
+        for m in &lib.members {
+            let bare = m.trim().trim_start_matches('@');
+            let problem = match split_address(bare) {
+                Some((_, domain)) => domain_problem(domain),
+                None => domain_problem(bare),
+            };
+            if let Some(why) = problem {
+                problems.push(format!("library {name:?}: members entry {m:?} {why}"));
+            }
+        }
         if let Some(path) = &lib.path {
             if path.as_os_str().is_empty() {
                 problems.push(format!("library {name:?}: path must not be empty"));
@@ -358,6 +373,11 @@ pub struct FarmSettings {
     /// through the admin API; SMTP clients that are not safe servers are
     /// refused at connect, other drop files are quarantined.
     pub accept_authenticated_only: bool,
+    /// `Authentication-Results` fields from these servers (their authserv-id)
+    /// are trusted to say a sender is authenticated (DMARC pass, or aligned
+    /// DKIM pass). List only servers that remove such fields from incoming
+    /// mail (RFC 8601), e.g. your border MTA.
+    pub trusted_authserv_ids: Vec<String>,
     /// The domain shown in library addresses (`alias@display_address`); one of incoming_domains.
     pub display_address: Option<String>,
     /// How long the ledger remembers a finished message key.
@@ -381,6 +401,7 @@ impl Default for FarmSettings {
             incoming_domains: vec!["localhost".to_string()],
             domain_aliases: Vec::new(),
             accept_authenticated_only: false,
+            trusted_authserv_ids: Vec::new(),
             display_address: None,
             ledger_retention: HumanDuration::from_secs(7 * 86_400),
             max_message_size: ByteSize(50 * 1024 * 1024),

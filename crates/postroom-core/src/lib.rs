@@ -16,6 +16,7 @@ pub mod key;
 pub mod library;
 pub mod names;
 pub mod net;
+pub mod policy;
 pub mod route;
 pub mod security;
 pub mod smtp;

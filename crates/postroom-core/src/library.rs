@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::policy::AcceptFrom;
 use crate::units::ByteSize;
 
 /// An email-enabled library and its incoming e-mail settings.
@@ -42,6 +43,13 @@ pub struct LibrarySettings {
     /// quarantined for this library, never filed truncated); unset: any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attachment_size: Option<ByteSize>,
+    /// Who may post: `anyone`, or authenticated `members`.
+    #[serde(default)]
+    pub accept_from: AcceptFrom,
+    /// With `accept_from = "members"`: addresses (`alice@contoso.com`) and
+    /// domains (`@contoso.com` or `contoso.com`) that may post.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
 }
 
 fn enabled_by_default() -> bool {
@@ -62,6 +70,8 @@ impl LibrarySettings {
             path: None,
             max_message_size: None,
             max_attachment_size: None,
+            accept_from: AcceptFrom::Anyone,
+            members: Vec::new(),
         }
     }
 

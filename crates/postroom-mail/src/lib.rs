@@ -31,6 +31,7 @@ pub use attachment::Attachment;
 pub use binhex::{decode_binhex, BinHexError, BinHexFile};
 pub use envelope::{parse_drop_file, DropFile, Envelope, EnvelopeSource};
 pub use error::MailError;
+pub use lines::header_values;
 pub use message::{parse_message, ParsedMessage};
 pub use postroom_core::names::safe_file_name;
 pub use tnef::{tnef_files, TnefError, TnefFile};

@@ -65,9 +65,42 @@ pub(crate) fn split_header(raw: &[u8]) -> Option<(&[u8], String)> {
     Some((name, String::from_utf8_lossy(&value).into_owned()))
 }
 
+/// The unfolded values of every top-level header field called `name`
+/// (case-insensitive) in a message, in order.
+pub fn header_values(message: &[u8], name: &str) -> Vec<String> {
+    let mut values = Vec::new();
+    let mut pos = 0;
+    while let Some(line) = logical_line(message, pos) {
+        if is_blank(line.raw) {
+            break;
+        }
+        if let Some((field, value)) = split_header(line.raw) {
+            if field.eq_ignore_ascii_case(name.as_bytes()) {
+                values.push(value.trim().to_string());
+            }
+        }
+        pos = line.end;
+    }
+    values
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_values_are_unfolded_and_stop_at_the_body() {
+        let m = b"Authentication-Results: mx.contoso.com;\r\n\tdmarc=pass header.from=contoso.com\r\n\
+                  Subject: x\r\nauthentication-results: other; none\r\n\r\nAuthentication-Results: body\r\n";
+        assert_eq!(
+            header_values(m, "Authentication-Results"),
+            [
+                "mx.contoso.com;\tdmarc=pass header.from=contoso.com",
+                "other; none"
+            ]
+        );
+        assert!(header_values(b"", "x").is_empty());
+    }
 
     #[test]
     fn folded_line_includes_continuations() {

@@ -94,7 +94,7 @@ pub struct ApplyArgs {
 
 const KEYS: &str = "incoming_enabled, incoming_domains, domain_aliases, display_address, \
     drop_folder, quarantine_folder, quarantine_retention, safe_servers, deny_servers, \
-    accept_authenticated_only, \
+    accept_authenticated_only, trusted_authserv_ids, \
     max_message_size, max_recipients, ledger_retention";
 
 fn list(value: &str) -> StringList {
@@ -129,6 +129,7 @@ pub fn farm_update(settings: &[String]) -> anyhow::Result<FarmSettingsUpdate> {
             "incoming_enabled" => u.incoming_enabled = Some(boolean(key, value)?),
             "incoming_domains" => u.incoming_domains = Some(list(value)),
             "domain_aliases" => u.domain_aliases = Some(list(value)),
+            "trusted_authserv_ids" => u.trusted_authserv_ids = Some(list(value)),
             "accept_authenticated_only" => {
                 u.accept_authenticated_only = Some(boolean(key, value)?);
             }
@@ -223,6 +224,10 @@ pub fn farm_table(reply: &FarmReply) -> String {
         vec![
             "accept_authenticated_only".into(),
             s.accept_authenticated_only.to_string(),
+        ],
+        vec![
+            "trusted_authserv_ids".into(),
+            or_default(&s.trusted_authserv_ids.join(", "), "-"),
         ],
         vec![
             "max_message_size".into(),

@@ -7,17 +7,18 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use postroom_core::cluster::smtp_writer;
 use postroom_core::config::{FarmConfig, LibrarySettings};
+use postroom_core::policy::{refuses_sender, Sender};
 use postroom_core::route::{route, route_recipient, RecipientRoute, RefusalReason};
 use postroom_core::{MessageAbout, MessageKey, Outcome};
 use postroom_library::{
     FileOutcome, FileToWrite, ItemMetadata, ItemToFile, Library, Quarantine, QuarantineReason,
 };
-use postroom_mail::{own_trace_origin, parse_message, split_own_trace, ParsedMessage};
+use postroom_mail::{parse_message, ParsedMessage};
 use tracing::{info, info_span, warn};
 
 use crate::intake::Received;
+use crate::sender::sender;
 
 /// Open libraries by alias, reopened when their settings change.
 #[derive(Default)]
@@ -218,41 +219,7 @@ fn about(m: &Received, parsed: Option<&ParsedMessage>) -> MessageAbout {
 }
 
 /// Route and parse one message; decide what to quarantine.
-/// With `farm.accept_authenticated_only`: why the sender of `m` does not
-/// count as authenticated, if it does not. It does when the message was
-/// written by a node's spool (its name) with our own `Received:` field
-/// saying it came from a safe e-mail server that vouches for its senders,
-/// or through the admin API (Submit, or a replay an administrator asked for).
-fn not_authenticated(config: &FarmConfig, m: &Received) -> Option<String> {
-    let name = m.path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let ours = name.as_deref().and_then(smtp_writer).is_some();
-    let (trace, _) = split_own_trace(m.message());
-    let origin = own_trace_origin(trace).filter(|_| ours);
-    match origin {
-        Some((_, protocol)) if protocol == "GRPC" || protocol == "REPLAY" => None,
-        Some((ip, _)) if config.farm.vouches(ip) => None,
-        Some((ip, _)) => Some(format!(
-            "farm.accept_authenticated_only is on and {ip} is not a safe e-mail server (farm.safe_servers)"
-        )),
-        None => Some(
-            "farm.accept_authenticated_only is on and this drop file did not come through a \
-             safe e-mail server or the admin API"
-                .to_string(),
-        ),
-    }
-}
-
 fn plan(config: &FarmConfig, m: &Received) -> Plan {
-    if config.farm.accept_authenticated_only {
-        if let Some(reason) = not_authenticated(config, m) {
-            return Plan {
-                libraries: Vec::new(),
-                parsed: None,
-                quarantine: Some(("not_authenticated", reason)),
-                refused: Vec::new(),
-            };
-        }
-    }
     let route = route(config, &m.envelope.recipients);
     let refused: Vec<String> = route.refused.iter().map(|r| r.recipient.clone()).collect();
     let mut quarantine = None;
@@ -289,14 +256,22 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
             ),
         ),
         Ok(Ok(parsed)) => {
-            let mut plan = Plan {
-                libraries: route.libraries,
-                parsed: Some(parsed),
-                quarantine,
-                refused,
-            };
-            apply_library_limits(config, m, &mut plan);
-            return plan;
+            let (sender, why_not) = sender(config, m, &parsed);
+            if config.farm.accept_authenticated_only && sender.authenticated.is_none() {
+                (
+                    "not_authenticated",
+                    format!("farm.accept_authenticated_only is on and {why_not}"),
+                )
+            } else {
+                let mut plan = Plan {
+                    libraries: route.libraries,
+                    parsed: Some(parsed),
+                    quarantine,
+                    refused,
+                };
+                apply_library_rules(config, m, &sender, &mut plan);
+                return plan;
+            }
         }
         Ok(Err(e)) => ("unparsable", format!("the message cannot be parsed: {e}")),
         Err(_) => (
@@ -312,10 +287,11 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
     }
 }
 
-/// Take the libraries whose limits the message exceeds out of the plan:
-/// their recipients' copy is quarantined with the reason (never filed
-/// truncated). When no library is left, nothing is filed.
-fn apply_library_limits(config: &FarmConfig, m: &Received, plan: &mut Plan) {
+/// Take the libraries that refuse the message out of the plan (their
+/// `accept_from` policy, then their limits): their recipients' copy is
+/// quarantined with the reason (never filed truncated). When no library is
+/// left, nothing is filed.
+fn apply_library_rules(config: &FarmConfig, m: &Received, sender: &Sender, plan: &mut Plan) {
     let Some(parsed) = &plan.parsed else { return };
     let sizes: Vec<(&str, u64)> = parsed
         .attachments
@@ -325,9 +301,10 @@ fn apply_library_limits(config: &FarmConfig, m: &Received, plan: &mut Plan) {
     let message_len = m.message().len() as u64;
     let mut refusals = Vec::new();
     plan.libraries.retain(|alias| {
-        let refusal = config
-            .library_by_alias(alias)
-            .and_then(|lib| lib.refuses(message_len, &sizes));
+        let refusal = config.library_by_alias(alias).and_then(|lib| {
+            refuses_sender(&lib.alias, lib.accept_from, &lib.members, sender)
+                .or_else(|| lib.refuses(message_len, &sizes))
+        });
         match refusal {
             Some(refusal) => {
                 refusals.push((alias.clone(), refusal));

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use postroom_api::proto::library_admin_client::LibraryAdminClient;
 use postroom_api::proto::{
     CreateLibraryRequest, DeleteLibraryRequest, GetLibraryRequest, ItemPage, Library, LibraryReply,
-    LibraryUpdate, ListItemsRequest, ListLibrariesRequest, UpdateLibraryRequest,
+    LibraryUpdate, ListItemsRequest, ListLibrariesRequest, StringList, UpdateLibraryRequest,
 };
 use postroom_api::{render, AdminChannel, ApiError};
 
@@ -42,6 +42,12 @@ pub struct LibraryFlags {
     /// Largest attachment it takes, e.g. 5MB (0: any).
     #[arg(long, value_parser = parse_size)]
     max_attachment_size: Option<u64>,
+    /// Who may post: anyone, or members (authenticated senders in --members).
+    #[arg(long)]
+    accept_from: Option<String>,
+    /// Addresses and @domains that may post with --accept-from members (comma list).
+    #[arg(long, value_delimiter = ',')]
+    members: Option<Vec<String>>,
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
@@ -220,6 +226,10 @@ pub fn library_text(reply: &LibraryReply) -> String {
         "max_attachment_size".into(),
         size(l.max_attachment_size_bytes, "any"),
     ]);
+    rows.push(vec!["accept_from".into(), l.accept_from.clone()]);
+    if !l.members.is_empty() {
+        rows.push(vec!["members".into(), l.members.join(", ")]);
+    }
     rows.push(vec!["config_version".into(), reply.version.to_string()]);
     render(&rows)
 }
@@ -307,6 +317,8 @@ async fn run_async(cmd: LibraryCmd) -> anyhow::Result<ExitCode> {
                 address: String::new(),
                 max_message_size_bytes: flags.max_message_size.unwrap_or(0),
                 max_attachment_size_bytes: flags.max_attachment_size.unwrap_or(0),
+                accept_from: flags.accept_from.unwrap_or_default(),
+                members: flags.members.unwrap_or_default(),
             };
             let reply = client(&server)
                 .await?
@@ -340,6 +352,8 @@ async fn run_async(cmd: LibraryCmd) -> anyhow::Result<ExitCode> {
                 path: flags.path,
                 max_message_size_bytes: flags.max_message_size,
                 max_attachment_size_bytes: flags.max_attachment_size,
+                accept_from: flags.accept_from,
+                members: flags.members.map(|values| StringList { values }),
             };
             let reply = client(&server)
                 .await?

@@ -21,6 +21,7 @@ mod pipeline;
 mod probe;
 mod quarantine_expiry;
 mod security;
+mod sender;
 mod settings;
 mod startup_config;
 mod telemetry;
