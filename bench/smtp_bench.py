@@ -120,19 +120,23 @@ def message(mid: str, subject: str, size: int) -> bytes:
         body += b"X" * (rest - 2) + b"\r\n"
     return head + body
 
-def big_message(mid: str, size: int) -> bytes:
-    """A multipart message of about `size` bytes: a short text part and one
-    base64 attachment of random bytes."""
-    raw = int((size - 1024) * 3 / 4 * 76 / 78)
-    att = base64.encodebytes(os.urandom(raw)).replace(b"\n", b"\r\n")
+def big_message(mid: str, size: int, parts: int = 1) -> bytes:
+    """A multipart message of about `size` bytes: a short text part and
+    `parts` base64 attachments of random bytes."""
+    raw = int((size - 1024 * parts) * 3 / 4 * 76 / 78) // parts
     head = (f"From: <{SENDER}>\r\nTo: <{RCPT}>\r\nDate: {formatdate()}\r\n"
             f"Message-ID: <{mid}>\r\nSubject: 25 MB attachment\r\nMIME-Version: 1.0\r\n"
             f"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
-            f"--b\r\nContent-Type: text/plain\r\n\r\nPlease file the attached archive.\r\n"
-            f"--b\r\nContent-Type: application/octet-stream\r\n"
-            f"Content-Disposition: attachment; filename=\"big.bin\"\r\n"
-            f"Content-Transfer-Encoding: base64\r\n\r\n").encode()
-    return head + att + b"--b--\r\n"
+            f"--b\r\nContent-Type: text/plain\r\n\r\nPlease file the attached archive.\r\n").encode()
+    body = [head]
+    for i in range(parts):
+        name = "big.bin" if parts == 1 else f"part-{i + 1:02}.bin"
+        body.append((f"--b\r\nContent-Type: application/octet-stream\r\n"
+                     f"Content-Disposition: attachment; filename=\"{name}\"\r\n"
+                     f"Content-Transfer-Encoding: base64\r\n\r\n").encode())
+        body.append(base64.encodebytes(os.urandom(raw)).replace(b"\n", b"\r\n"))
+    body.append(b"--b--\r\n")
+    return b"".join(body)
 
 def paced_send(port: int, msgs: list[tuple[str, bytes]], rate: float, sessions: int) -> list[dict]:
     """Send `msgs` over `sessions` connections, message i due at t0 + i/rate.
@@ -395,7 +399,7 @@ def run_paced(a, root: str, rate: float) -> dict:
 
 def run_big(a, root: str) -> dict:
     mid = f"big-{os.urandom(4).hex()}@client.test"
-    data = big_message(mid, BIG)
+    data = big_message(mid, BIG, a.big_parts)
     node, port, items = start_node(a, root)
     peak_sampled = [0]
     stop = threading.Event()
@@ -510,6 +514,7 @@ def main() -> None:
     ap.add_argument("--paced-messages", type=int, default=None, help="default: 10 s worth, at least 1,000")
     ap.add_argument("--no-paced", action="store_true", help="skip the paced latency run")
     ap.add_argument("--big", action="store_true", help="also the 25 MB message (implied by --mode all)")
+    ap.add_argument("--big-parts", type=int, default=1, help="attachments in the 25 MB message (issue 6: 20)")
     ap.add_argument("--reconnect", action="store_true", help="smtp-source without -d: one connection per message")
     ap.add_argument("--log-level", default="info", help="postroom log.level (transaction lines are needed)")
     ap.add_argument("--txn-filter", default=None, help="only log lines containing this text mark end of DATA")
