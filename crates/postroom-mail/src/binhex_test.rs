@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
+use crate::test_rng::Rng;
 
 const MARKER_LINE: &str = "(This file must be converted with BinHex 4.0)";
 const BIG: usize = 1 << 24;
@@ -106,28 +107,6 @@ fn encode(name: &[u8], data: &[u8], resource: &[u8]) -> String {
 
 fn decode(text: &str) -> Result<BinHexFile, BinHexError> {
     decode_binhex(text.as_bytes(), BIG)
-}
-
-/// A deterministic xorshift generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-    fn random_bytes(&mut self, max_len: usize) -> Vec<u8> {
-        let len = self.below(max_len);
-        self.bytes(len)
-    }
 }
 
 // ---- known vectors ---------------------------------------------------------

@@ -21,6 +21,8 @@ mod error;
 mod lines;
 mod message;
 mod rfc2231;
+#[cfg(test)]
+mod test_rng;
 mod tnef;
 mod trace;
 mod unpack;

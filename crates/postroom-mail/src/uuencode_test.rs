@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
+use crate::test_rng::Rng;
 
 /// Written by GNU sharutils 4.15.2 (Debian `sharutils`):
 /// `uuencode uu.bin 'report 2024.bin'` where `uu.bin` is [`sharutils_data`].
@@ -66,28 +67,6 @@ fn only_error(text: &str) -> UuError {
     let mut found = find_uuencoded(text.as_bytes());
     assert_eq!(found.len(), 1, "{found:?}");
     found.remove(0).unwrap_err()
-}
-
-/// A deterministic xorshift generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-    fn random_bytes(&mut self, max_len: usize) -> Vec<u8> {
-        let len = self.below(max_len);
-        self.bytes(len)
-    }
 }
 
 // ---- vectors and round trips -----------------------------------------------
