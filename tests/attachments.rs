@@ -293,3 +293,37 @@ fn members_only_libraries_take_authenticated_members_not_a_forged_from() {
     }
     drop(node);
 }
+
+#[test]
+fn a_picture_library_keeps_images_and_invitations_follow_the_library() {
+    let kinds = format!(
+        "{MAIL}save_meeting_invitations = false\n\
+         [[library]]\nname = \"Photos\"\nalias = \"photos\"\nkind = \"picture_library\"\n"
+    );
+    let farm = Farm::configured("", "", &kinds);
+    let node = farm.start();
+    let message = format!(
+        "X-Sender: <a@contoso.example>\r\nX-Receiver: <mail@{DOMAIN}>\r\nX-Receiver: <photos@{DOMAIN}>\r\n\
+         From: a@contoso.example\r\nSubject: trip\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nphotos\r\n\
+         --b\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=beach.png\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n\
+         --b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=itinerary.pdf\r\n\r\n%PDF-1.4\r\n\
+         --b\r\nContent-Type: text/calendar; method=REQUEST\r\nContent-Disposition: attachment; filename=invite.ics\r\n\r\n\
+         BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n--b--\r\n"
+    );
+    farm.drop_file("trip.eml", message.as_bytes());
+    wait_until(Duration::from_secs(30), "filed in both", || {
+        farm.record_count("mail") == 1 && farm.record_count("photos") == 1
+    });
+    assert_eq!(
+        farm.items("photos")[0]["files"],
+        serde_json::json!(["beach.png"])
+    );
+    assert_eq!(
+        farm.items("mail")[0]["files"],
+        serde_json::json!(["trip/beach.png", "trip/itinerary.pdf"])
+    );
+    assert!(farm.quarantine().is_empty());
+    drop(node);
+}

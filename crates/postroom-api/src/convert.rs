@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::proto::{FarmSettings, FarmSettingsUpdate, Library, LibraryUpdate};
 
-const KINDS: &str = "document_library";
+const KINDS: &str = "document_library, picture_library, form_library";
 const ATTACHMENT_FOLDERS: &str = "root, subject, sender";
 const ACCEPT_FROM: &str = "anyone, members";
 
@@ -203,6 +203,7 @@ pub(crate) fn library(config: &FarmConfig, lib: &LibrarySettings) -> Library {
         address: format!("{}@{domain}", lib.alias),
         max_message_size_bytes: lib.max_message_size.map_or(0, |b| b.0),
         max_attachment_size_bytes: lib.max_attachment_size.map_or(0, |b| b.0),
+        save_meeting_invitations: lib.save_meeting_invitations,
         accept_from: enum_name(&lib.accept_from),
         members: lib.members.clone(),
     }
@@ -266,6 +267,9 @@ pub(crate) fn update_library(lib: &mut LibrarySettings, u: &LibraryUpdate) -> Re
     }
     if let Some(bytes) = u.max_attachment_size_bytes {
         lib.max_attachment_size = limit(bytes);
+    }
+    if let Some(on) = u.save_meeting_invitations {
+        lib.save_meeting_invitations = on;
     }
     if let Some(who) = &u.accept_from {
         lib.accept_from = parse_enum("update.accept_from", who, ACCEPT_FROM)?;

@@ -171,7 +171,8 @@ impl LibraryAdmin for LibraryAdminService {
             field: "library".to_string(),
             detail: "is required".to_string(),
         })?;
-        let lib = new_library(&given, r.disabled)?;
+        let mut lib = new_library(&given, r.disabled)?;
+        lib.save_meeting_invitations = !r.skip_meeting_invitations;
         let written = write_config(&self.farm, &by, r.expected_version, |config| {
             refuse_taken(config, &lib, None)?;
             config.libraries.push(lib.clone());

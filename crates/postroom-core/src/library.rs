@@ -43,6 +43,10 @@ pub struct LibrarySettings {
     /// quarantined for this library, never filed truncated); unset: any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attachment_size: Option<ByteSize>,
+    /// Also file meeting invitations (`text/calendar` parts, `.ics`);
+    /// SharePoint's "save meeting invitations". Off: they are not filed.
+    #[serde(default = "enabled_by_default")]
+    pub save_meeting_invitations: bool,
     /// Who may post: `anyone`, or authenticated `members`.
     #[serde(default)]
     pub accept_from: AcceptFrom,
@@ -70,6 +74,7 @@ impl LibrarySettings {
             path: None,
             max_message_size: None,
             max_attachment_size: None,
+            save_meeting_invitations: true,
             accept_from: AcceptFrom::Anyone,
             members: Vec::new(),
         }
@@ -88,8 +93,13 @@ impl LibrarySettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum LibraryKind {
+    /// Attachments as files.
     #[default]
     DocumentLibrary,
+    /// Attachments as files, images only (other attachments are not filed).
+    PictureLibrary,
+    /// Attachments as files (InfoPath forms are XML attachments).
+    FormLibrary,
 }
 
 /// Where a document library puts a message's attachments.
@@ -106,6 +116,27 @@ pub enum AttachmentFolders {
 }
 
 impl LibrarySettings {
+    /// Whether an attachment of this MIME type and file name is filed in
+    /// this library (a picture library keeps images; meeting invitations
+    /// only with `save_meeting_invitations`); `Err` says why not, for the log.
+    pub fn files_attachment(
+        &self,
+        content_type: &str,
+        file_name: &str,
+    ) -> Result<(), &'static str> {
+        let lower = file_name.to_ascii_lowercase();
+        let invitation = content_type == "text/calendar" || lower.ends_with(".ics");
+        if invitation && !self.save_meeting_invitations {
+            return Err(
+                "meeting invitations are not saved in this library (save_meeting_invitations)",
+            );
+        }
+        if self.kind == LibraryKind::PictureLibrary && !is_image(content_type, &lower) {
+            return Err("a picture library keeps images only");
+        }
+        Ok(())
+    }
+
     /// Why a message of `message_len` bytes with attachments `(name, len)`
     /// may not be filed in this library, with a code for machines; `None`
     /// when it may.
@@ -135,9 +166,41 @@ impl LibrarySettings {
     }
 }
 
+/// An image by its type, or (for `application/octet-stream` and the like)
+/// by its extension.
+fn is_image(content_type: &str, lower_name: &str) -> bool {
+    const EXTENSIONS: [&str; 12] = [
+        ".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".svg", ".ico",
+        ".jfif",
+    ];
+    content_type.starts_with("image/") || EXTENSIONS.iter().any(|e| lower_name.ends_with(e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn picture_libraries_keep_images_and_invitations_follow_the_setting() {
+        let mut lib = LibrarySettings::document_library("Docs", "docs");
+        assert_eq!(lib.files_attachment("application/pdf", "a.pdf"), Ok(()));
+        assert_eq!(lib.files_attachment("text/calendar", "invite.ics"), Ok(()));
+        lib.save_meeting_invitations = false;
+        assert!(lib.files_attachment("text/calendar", "invite.ics").is_err());
+        assert!(lib
+            .files_attachment("application/octet-stream", "Invite.ICS")
+            .is_err());
+        lib.kind = LibraryKind::PictureLibrary;
+        assert_eq!(lib.files_attachment("image/png", "a.png"), Ok(()));
+        assert_eq!(
+            lib.files_attachment("application/octet-stream", "photo.JPG"),
+            Ok(())
+        );
+        assert_eq!(
+            lib.files_attachment("application/pdf", "a.pdf"),
+            Err("a picture library keeps images only")
+        );
+    }
 
     #[test]
     fn limits_name_the_library_the_size_and_the_limit() {

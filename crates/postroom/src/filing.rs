@@ -114,9 +114,10 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
                 continue;
             }
         };
+        let settings = library.settings();
         let items: Vec<ItemToFile<'_>> = members
             .iter()
-            .map(|&i| item_to_file(ctx, &batch[i], &plans[i]))
+            .map(|&i| item_to_file(ctx, settings, &batch[i], &plans[i]))
             .collect();
         let results = library.file_batch(&items);
         if results.len() != members.len() {
@@ -335,7 +336,15 @@ fn apply_library_rules(config: &FarmConfig, m: &Received, sender: &Sender, plan:
     }
 }
 
-fn item_to_file<'a>(ctx: &FilingContext<'_>, m: &'a Received, plan: &'a Plan) -> ItemToFile<'a> {
+/// What library `lib` files of message `m`: its attachments the library
+/// takes (by kind and settings; the others are logged, not filed there),
+/// the original for `.eml`.
+fn item_to_file<'a>(
+    ctx: &FilingContext<'_>,
+    lib: &LibrarySettings,
+    m: &'a Received,
+    plan: &'a Plan,
+) -> ItemToFile<'a> {
     let parsed = plan.parsed.as_ref();
     let meta = ItemMetadata {
         message_key: m.key,
@@ -348,6 +357,13 @@ fn item_to_file<'a>(ctx: &FilingContext<'_>, m: &'a Received, plan: &'a Plan) ->
         .map(|p| {
             p.attachments
                 .iter()
+                .filter(|a| match lib.files_attachment(&a.content_type, &a.file_name) {
+                    Ok(()) => true,
+                    Err(why) => {
+                        info!(message_key = %m.key, library = %lib.alias, file = %a.file_name, content_type = %a.content_type, why, "attachment not filed in this library");
+                        false
+                    }
+                })
                 .map(|a| FileToWrite {
                     name: &a.file_name,
                     content: &a.content,

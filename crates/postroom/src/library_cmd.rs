@@ -42,6 +42,9 @@ pub struct LibraryFlags {
     /// Largest attachment it takes, e.g. 5MB (0: any).
     #[arg(long, value_parser = parse_size)]
     max_attachment_size: Option<u64>,
+    /// File meeting invitations (.ics) too (default true).
+    #[arg(long)]
+    save_meeting_invitations: Option<bool>,
     /// Who may post: anyone, or members (authenticated senders in --members).
     #[arg(long)]
     accept_from: Option<String>,
@@ -226,6 +229,10 @@ pub fn library_text(reply: &LibraryReply) -> String {
         "max_attachment_size".into(),
         size(l.max_attachment_size_bytes, "any"),
     ]);
+    rows.push(vec![
+        "save_meeting_invitations".into(),
+        yes_no(l.save_meeting_invitations).into(),
+    ]);
     rows.push(vec!["accept_from".into(), l.accept_from.clone()]);
     if !l.members.is_empty() {
         rows.push(vec!["members".into(), l.members.join(", ")]);
@@ -305,6 +312,7 @@ async fn run_async(cmd: LibraryCmd) -> anyhow::Result<ExitCode> {
             expected_version,
             json,
         } => {
+            let skip_meeting_invitations = flags.save_meeting_invitations == Some(false);
             let library = Library {
                 name: flags.name.clone().unwrap_or_else(|| alias.clone()),
                 alias,
@@ -319,6 +327,7 @@ async fn run_async(cmd: LibraryCmd) -> anyhow::Result<ExitCode> {
                 max_attachment_size_bytes: flags.max_attachment_size.unwrap_or(0),
                 accept_from: flags.accept_from.unwrap_or_default(),
                 members: flags.members.unwrap_or_default(),
+                save_meeting_invitations: flags.save_meeting_invitations.unwrap_or(true),
             };
             let reply = client(&server)
                 .await?
@@ -326,6 +335,7 @@ async fn run_async(cmd: LibraryCmd) -> anyhow::Result<ExitCode> {
                     library: Some(library),
                     disabled,
                     expected_version,
+                    skip_meeting_invitations,
                 })
                 .await
                 .map_err(|s| refused(&server, "create library", s))?
@@ -354,6 +364,7 @@ async fn run_async(cmd: LibraryCmd) -> anyhow::Result<ExitCode> {
                 max_attachment_size_bytes: flags.max_attachment_size,
                 accept_from: flags.accept_from,
                 members: flags.members.map(|values| StringList { values }),
+                save_meeting_invitations: flags.save_meeting_invitations,
             };
             let reply = client(&server)
                 .await?
