@@ -143,7 +143,11 @@ fn a_static_farm_reports_members_roles_and_readiness() {
 
 #[test]
 fn a_node_joins_files_mail_and_leaves() {
-    let mut cluster = Cluster::prepare(2, TIMINGS, Membership::Joined);
+    // A longer hand-off than the other tests: on a loaded machine the new
+    // member may take over a second to see its files, and node 1 would
+    // take them all (correct, but then this test could not see node 2 file).
+    let timings = "lease_ttl = \"3s\"\nhandoff_after = \"5s\"";
+    let mut cluster = Cluster::prepare(2, timings, Membership::Joined);
     cluster.restart(1);
     cluster.spawn(2);
     wait_until(
