@@ -467,8 +467,8 @@ fn domain_aliases_and_authenticated_senders_only_apply_at_once() {
     );
     assert_eq!(code, 0, "{err}");
     filed(2);
-    // A safe e-mail server vouches for its senders.
-    ask(&cluster, 1, &["farm", "set", "safe_servers=127.0.0.1"]);
+    // A vouching server's senders are authenticated.
+    ask(&cluster, 1, &["farm", "set", "vouching_servers=127.0.0.1"]);
     let out = swaks(cluster.smtp_addr(2), &["--to", &to(DOMAIN)]);
     assert!(out.status.success(), "{}", support::clients::text(&out));
     filed(3);

@@ -316,9 +316,15 @@ fn a_picture_library_keeps_images_and_invitations_follow_the_library() {
     wait_until(Duration::from_secs(30), "filed in both", || {
         farm.record_count("mail") == 1 && farm.record_count("photos") == 1
     });
+    let photos = &farm.items("photos")[0];
+    assert_eq!(photos["files"], serde_json::json!(["beach.png"]));
+    // What the library did not file is named in its record, with why.
     assert_eq!(
-        farm.items("photos")[0]["files"],
-        serde_json::json!(["beach.png"])
+        photos["not_filed"],
+        serde_json::json!([
+            "itinerary.pdf: a picture library keeps images only",
+            "invite.ics: a picture library keeps images only"
+        ])
     );
     assert_eq!(
         farm.items("mail")[0]["files"],

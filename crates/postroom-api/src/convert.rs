@@ -91,6 +91,11 @@ pub(crate) fn farm_settings(config: &FarmConfig) -> FarmSettings {
         domain_aliases: farm.domain_aliases.clone(),
         accept_authenticated_only: farm.accept_authenticated_only,
         trusted_authserv_ids: farm.trusted_authserv_ids.clone(),
+        vouching_servers: farm
+            .vouching_servers
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
         quarantine_retention_seconds: config
             .quarantine
             .retention
@@ -121,6 +126,9 @@ pub(crate) fn update_farm(config: &mut FarmConfig, u: &FarmSettingsUpdate) -> Re
     }
     if let Some(on) = u.accept_authenticated_only {
         farm.accept_authenticated_only = on;
+    }
+    if let Some(list) = &u.vouching_servers {
+        farm.vouching_servers = ranges("vouching_servers", &list.values)?;
     }
     if let Some(ids) = &u.trusted_authserv_ids {
         farm.trusted_authserv_ids = ids.values.iter().map(|d| d.trim().to_string()).collect();

@@ -369,10 +369,15 @@ pub struct FarmSettings {
     /// old company name); never shown in library addresses.
     pub domain_aliases: Vec<String>,
     /// Accept mail from authenticated senders only: mail must come through a
-    /// safe e-mail server (`safe_servers`) that vouches for its senders, or
-    /// through the admin API; SMTP clients that are not safe servers are
-    /// refused at connect, other drop files are quarantined.
+    /// server that vouches for its senders (`vouching_servers`), through the
+    /// admin API, or with a trusted passing `Authentication-Results`; other
+    /// SMTP clients are refused at connect, other drop files quarantined.
     pub accept_authenticated_only: bool,
+    /// SMTP clients trusted to relay only their own authenticated senders'
+    /// mail (e.g. an internal submission server), so that a message from
+    /// them counts as authenticated. Not the same as `safe_servers` (which
+    /// may relay anyone's mail from the internet).
+    pub vouching_servers: Vec<IpRange>,
     /// `Authentication-Results` fields from these servers (their authserv-id)
     /// are trusted to say a sender is authenticated (DMARC pass, or aligned
     /// DKIM pass). List only servers that remove such fields from incoming
@@ -402,6 +407,7 @@ impl Default for FarmSettings {
             domain_aliases: Vec::new(),
             accept_authenticated_only: false,
             trusted_authserv_ids: Vec::new(),
+            vouching_servers: Vec::new(),
             display_address: None,
             ledger_retention: HumanDuration::from_secs(7 * 86_400),
             max_message_size: ByteSize(50 * 1024 * 1024),

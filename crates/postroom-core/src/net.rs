@@ -132,8 +132,8 @@ impl FarmSettings {
         if self.accept_authenticated_only && !self.vouches(ip) {
             return Admission::Refused {
                 reason: format!(
-                    "farm.accept_authenticated_only is on and {ip} is not a safe e-mail server \
-                     (farm.safe_servers) that vouches for its senders"
+                    "farm.accept_authenticated_only is on and {ip} is not a server that vouches \
+                     for its senders (farm.vouching_servers)"
                 ),
             };
         }
@@ -145,12 +145,10 @@ impl FarmSettings {
         }
     }
 
-    /// Whether `ip` is a safe e-mail server on the farm's list, trusted to
-    /// vouch for the senders of the mail it relays.
+    /// Whether `ip` is on the farm's list of servers trusted to vouch for
+    /// the senders of the mail they relay.
     pub fn vouches(&self, ip: IpAddr) -> bool {
-        self.safe_servers
-            .as_ref()
-            .is_some_and(|safe| safe.iter().any(|r| r.contains(ip)))
+        self.vouching_servers.iter().any(|r| r.contains(ip))
     }
 }
 
@@ -229,7 +227,10 @@ mod tests {
             reason.starts_with("farm.accept_authenticated_only is on and 192.0.2.7"),
             "{reason}"
         );
+        // A safe server may relay anyone's mail: it does not vouch.
         farm.safe_servers = Some(vec![r("192.0.2.0/24")]);
+        assert!(!farm.vouches(ip("192.0.2.7")));
+        farm.vouching_servers = vec![r("192.0.2.0/24")];
         assert!(farm.vouches(ip("192.0.2.7")));
         assert_eq!(farm.admit(ip("192.0.2.7")), Admission::Allowed);
         assert!(!farm.vouches(ip("198.51.100.1")));

@@ -82,6 +82,36 @@ pub fn refuses_sender(
     None
 }
 
+/// An `Authentication-Results` value with its comments (`(...)`, nested)
+/// removed and every quoted string replaced by `""`, so that neither a
+/// comment's `;` nor a quoted local part (`"x;dkim=pass header.d=..."@evil`)
+/// can split or forge a result (RFC 8601 allows both).
+fn without_comments_and_quotes(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if quoted || depth > 0 => escaped = true,
+            '"' if depth == 0 => {
+                if !quoted {
+                    out.push_str("\"\"");
+                }
+                quoted = !quoted;
+            }
+            _ if quoted => {}
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Whether a domain is `from_domain` or one of its parents/children
 /// (relaxed alignment, as DMARC's default).
 fn aligned(a: &str, b: &str) -> bool {
@@ -98,6 +128,7 @@ pub fn authenticated_by_results(
 ) -> Option<String> {
     let (_, from_domain) = split_address(from)?;
     for value in results {
+        let value = without_comments_and_quotes(value);
         let mut parts = value.split(';');
         let authserv = parts.next()?.split_whitespace().next().unwrap_or_default();
         if !trusted.iter().any(|t| t.eq_ignore_ascii_case(authserv)) {

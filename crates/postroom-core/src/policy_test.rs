@@ -90,6 +90,24 @@ fn trusted_authentication_results_authenticate_aligned_senders() {
         ),
         Some("dkim=pass (by MX.contoso.com)".to_string())
     );
+    // OpenDKIM's comment with a `;` inside does not hide the result.
+    assert_eq!(
+        authenticated_by_results(
+            &results("mx.contoso.com; dkim=pass (2048-bit key; unprotected) header.d=contoso.com header.s=s1"),
+            &trusted,
+            "alice@contoso.com"
+        ),
+        Some("dkim=pass (by mx.contoso.com)".to_string())
+    );
+    // A quoted local part echoed by the server cannot inject a result.
+    assert_eq!(
+        authenticated_by_results(
+            &results("mx.contoso.com; spf=fail smtp.mailfrom=\"x;dkim=pass header.d=contoso.com x\"@evil.example"),
+            &trusted,
+            "alice@contoso.com"
+        ),
+        None
+    );
     // Untrusted server, failed or unaligned results, a forged header: no.
     for v in [
         "attacker.example; dmarc=pass header.from=contoso.com",

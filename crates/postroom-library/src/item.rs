@@ -26,6 +26,11 @@ pub struct ItemMetadata {
     pub received: String,
     pub envelope_sender: String,
     pub envelope_recipients: Vec<String>,
+    /// Attachments this library does not file (a picture library's
+    /// non-images, meeting invitations it does not save), each `name: why`,
+    /// so that the record says what the message held.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_filed: Vec<String>,
 }
 
 /// One file of a message: an attachment as sent (the name is made safe here).
@@ -217,6 +222,7 @@ mod tests {
             received: "2026-01-01T00:00:00Z".into(),
             envelope_sender: "a@x".into(),
             envelope_recipients: vec!["l@d".into()],
+            not_filed: Vec::new(),
         };
         let record = ItemRecord::writing(&meta, "docs", vec!["a.pdf".into()]);
         let value: serde_json::Value =

@@ -104,23 +104,32 @@ impl Quarantine {
 
 impl Quarantine {
     /// Delete the entries quarantined before `cutoff` (the retention
-    /// window's start); the deleted ones, oldest first. Several nodes may
-    /// expire the same folder at once: what another removed is skipped.
+    /// window's start): the deleted ones, oldest first, and the entries that
+    /// could not be deleted with why. Several nodes may expire the same
+    /// folder at once: what another removed is skipped. A message without
+    /// its reason file (being quarantined right now, or left by a crash) is
+    /// not expired: its age is not known.
+    #[allow(clippy::type_complexity)]
     pub fn expire(
         &self,
         cutoff: time::OffsetDateTime,
-    ) -> Result<Vec<QuarantineEntry>, LibraryError> {
-        let mut expired = Vec::new();
+    ) -> Result<(Vec<QuarantineEntry>, Vec<(String, LibraryError)>), LibraryError> {
+        let (mut expired, mut failed) = (Vec::new(), Vec::new());
         for entry in self.list()? {
-            let old =
-                crate::clock::parse_rfc3339(&entry.quarantined_at).is_some_and(|at| at < cutoff);
-            if old {
-                self.release_claim(&entry)?;
-                self.remove_files(&entry)?;
-                expired.push(entry);
+            let old = entry.code != "no_reason"
+                && crate::clock::parse_rfc3339(&entry.quarantined_at).is_some_and(|at| at < cutoff);
+            if !old {
+                continue;
+            }
+            match self
+                .release_claim(&entry)
+                .and_then(|()| self.remove_files(&entry))
+            {
+                Ok(()) => expired.push(entry),
+                Err(e) => failed.push((entry.file, e)),
             }
         }
-        Ok(expired)
+        Ok((expired, failed))
     }
 }
 
@@ -205,9 +214,9 @@ mod tests {
         let cutoff = time::OffsetDateTime::now_utc();
         std::thread::sleep(std::time::Duration::from_millis(20));
         let young = q.put_bytes(b"Subject: young\r\n\r\nx", keyed(4)).unwrap();
-        assert_eq!(q.expire(cutoff).unwrap(), vec![old.clone()]);
+        assert_eq!(q.expire(cutoff).unwrap().0, vec![old.clone()]);
         assert_eq!(q.list().unwrap(), vec![young]);
-        assert!(q.expire(cutoff).unwrap().is_empty());
+        assert!(q.expire(cutoff).unwrap().0.is_empty());
         // Its key can be quarantined again, as a new entry.
         std::thread::sleep(std::time::Duration::from_millis(5));
         let again = q.put_bytes(b"Subject: old\r\n\r\nx", keyed(3)).unwrap();

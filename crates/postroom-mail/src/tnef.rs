@@ -40,6 +40,8 @@ pub enum TnefError {
     Signature { found: u32 },
     #[error("tnef: the stream ends inside an attribute at byte {offset} ({len} bytes in all)")]
     Truncated { offset: usize, len: usize },
+    #[error("tnef: attachment {number} ({name:?}) has no data: the stream may be cut short")]
+    NoData { number: usize, name: String },
     #[error(
         "tnef: attribute {id:#06x} at byte {offset}: checksum {found:#06x}, expected {expected:#06x}"
     )]
@@ -98,7 +100,11 @@ struct Building {
 }
 
 impl Building {
-    fn finish(self) -> TnefFile {
+    fn finish(self, number: usize) -> Result<TnefFile, TnefError> {
+        if self.data.is_none() && self.props.data.is_none() {
+            let name = self.title.or(self.props.long_name).unwrap_or_default();
+            return Err(TnefError::NoData { number, name });
+        }
         let name = [
             self.props.long_name,
             self.title,
@@ -110,10 +116,10 @@ impl Building {
         .map(|n| n.trim().to_string())
         .find(|n| !n.is_empty())
         .unwrap_or_default();
-        TnefFile {
+        Ok(TnefFile {
             name,
             data: self.data.or(self.props.data).unwrap_or_default(),
-        }
+        })
     }
 }
 
@@ -163,7 +169,7 @@ pub fn tnef_files(bytes: &[u8]) -> Result<Vec<TnefFile>, TnefError> {
         match tag {
             ATT_ATTACH_RENDDATA => {
                 if let Some(done) = current.replace(Building::default()) {
-                    files.push(done.finish());
+                    files.push(done.finish(files.len() + 1)?);
                 }
             }
             ATT_ATTACH_TITLE => current.get_or_insert_default().title = Some(c_string(data)),
@@ -173,7 +179,7 @@ pub fn tnef_files(bytes: &[u8]) -> Result<Vec<TnefFile>, TnefError> {
         }
     }
     if let Some(done) = current {
-        files.push(done.finish());
+        files.push(done.finish(files.len() + 1)?);
     }
     Ok(files)
 }
@@ -242,6 +248,12 @@ fn mapi_names(data: &[u8]) -> MapiNames {
             } else {
                 1
             };
+            // Every value takes at least 4 bytes (a null takes none: one is
+            // enough): a count beyond what is left is a lie, not a loop.
+            let left = r.bytes.len().saturating_sub(r.pos) as u64;
+            if base == 0x01 && values > 1 || u64::from(values) > left / 4 + 1 {
+                return None;
+            }
             for _ in 0..values {
                 let value = read_value(&mut r, base)?;
                 match (tag, value) {

@@ -74,6 +74,46 @@ fn corrupt_streams_are_errors_that_say_where() {
 }
 
 #[test]
+fn a_lying_value_count_is_refused_at_once_not_looped() {
+    // attAttachment with one multi-valued PT_NULL property claiming 2^32 - 1 values.
+    let mut props = 1u32.to_le_bytes().to_vec();
+    props.extend(0x1001u16.to_le_bytes());
+    props.extend(0x3707u16.to_le_bytes());
+    props.extend(u32::MAX.to_le_bytes());
+    let mut stream = SIGNATURE.to_le_bytes().to_vec();
+    stream.extend(0u16.to_le_bytes());
+    for (tag, data) in [
+        (0x9002u16, vec![0u8; 14]),
+        (0x800F, b"data".to_vec()),
+        (0x9005, props),
+    ] {
+        stream.push(2);
+        stream.extend((u32::from(tag) | 0x0006_0000).to_le_bytes());
+        stream.extend((data.len() as u32).to_le_bytes());
+        let sum = data.iter().fold(0u16, |s, b| s.wrapping_add(u16::from(*b)));
+        stream.extend(&data);
+        stream.extend(sum.to_le_bytes());
+    }
+    let started = std::time::Instant::now();
+    let files = tnef_files(&stream).unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert_eq!(files[0].data, b"data");
+}
+
+#[test]
+fn an_attachment_cut_off_before_its_data_is_an_error() {
+    let good = sample("one-file.tnef");
+    // Cut just before the attachment's data attribute (an attribute boundary).
+    let at = find(&good, &[0x02, 0x0F, 0x80, 0x06, 0x00]).unwrap();
+    let e = tnef_files(&good[..at]).unwrap_err();
+    assert!(matches!(e, TnefError::NoData { number: 1, .. }), "{e}");
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[test]
 fn random_bytes_never_panic() {
     let mut rng = crate::test_rng::Rng(0x2545_F491_4F6C_DD1D);
     let mut next = || rng.next();

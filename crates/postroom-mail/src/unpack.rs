@@ -15,7 +15,7 @@ use crate::uuencode::find_uuencoded;
 
 /// How much larger than its text a BinHex file may decode (its run-length
 /// coding can expand a lot; beyond this it is refused as a bomb).
-const BINHEX_EXPANSION: usize = 16;
+const BINHEX_EXPANSION: usize = 64;
 
 fn is_binhex(a: &Attachment) -> bool {
     a.content_type == "application/mac-binhex40"

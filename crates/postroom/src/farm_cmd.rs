@@ -94,7 +94,7 @@ pub struct ApplyArgs {
 
 const KEYS: &str = "incoming_enabled, incoming_domains, domain_aliases, display_address, \
     drop_folder, quarantine_folder, quarantine_retention, safe_servers, deny_servers, \
-    accept_authenticated_only, trusted_authserv_ids, \
+    accept_authenticated_only, trusted_authserv_ids, vouching_servers, \
     max_message_size, max_recipients, ledger_retention";
 
 fn list(value: &str) -> StringList {
@@ -130,6 +130,7 @@ pub fn farm_update(settings: &[String]) -> anyhow::Result<FarmSettingsUpdate> {
             "incoming_domains" => u.incoming_domains = Some(list(value)),
             "domain_aliases" => u.domain_aliases = Some(list(value)),
             "trusted_authserv_ids" => u.trusted_authserv_ids = Some(list(value)),
+            "vouching_servers" => u.vouching_servers = Some(list(value)),
             "accept_authenticated_only" => {
                 u.accept_authenticated_only = Some(boolean(key, value)?);
             }
@@ -228,6 +229,10 @@ pub fn farm_table(reply: &FarmReply) -> String {
         vec![
             "trusted_authserv_ids".into(),
             or_default(&s.trusted_authserv_ids.join(", "), "-"),
+        ],
+        vec![
+            "vouching_servers".into(),
+            or_default(&s.vouching_servers.join(", "), "-"),
         ],
         vec![
             "max_message_size".into(),

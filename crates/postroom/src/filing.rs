@@ -294,15 +294,17 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
 /// left, nothing is filed.
 fn apply_library_rules(config: &FarmConfig, m: &Received, sender: &Sender, plan: &mut Plan) {
     let Some(parsed) = &plan.parsed else { return };
-    let sizes: Vec<(&str, u64)> = parsed
-        .attachments
-        .iter()
-        .map(|a| (a.file_name.as_str(), a.content.len() as u64))
-        .collect();
     let message_len = m.message().len() as u64;
     let mut refusals = Vec::new();
     plan.libraries.retain(|alias| {
         let refusal = config.library_by_alias(alias).and_then(|lib| {
+            // Only the attachments this library would file count against its limit.
+            let sizes: Vec<(&str, u64)> = parsed
+                .attachments
+                .iter()
+                .filter(|a| lib.files_attachment(&a.content_type, &a.file_name).is_ok())
+                .map(|a| (a.file_name.as_str(), a.content.len() as u64))
+                .collect();
             refuses_sender(&lib.alias, lib.accept_from, &lib.members, sender)
                 .or_else(|| lib.refuses(message_len, &sizes))
         });
@@ -317,7 +319,11 @@ fn apply_library_rules(config: &FarmConfig, m: &Received, sender: &Sender, plan:
     let Some((_, (code, _))) = refusals.first() else {
         return;
     };
-    let code = *code;
+    // A refusal already planned (an unknown alias) keeps its code first.
+    let code = plan
+        .quarantine
+        .as_ref()
+        .map_or(*code, |(earlier, _)| *earlier);
     for (alias, _) in &refusals {
         let routed_here = m.envelope.recipients.iter().filter(|r| {
             matches!(route_recipient(config, r), RecipientRoute::Library(lib) if lib.alias == *alias)
@@ -336,9 +342,9 @@ fn apply_library_rules(config: &FarmConfig, m: &Received, sender: &Sender, plan:
     }
 }
 
-/// What library `lib` files of message `m`: its attachments the library
-/// takes (by kind and settings; the others are logged, not filed there),
-/// the original for `.eml`.
+/// What library `lib` files of message `m`: the attachments it takes (by
+/// kind and settings; the record names the others, and why), the original
+/// for `.eml`.
 fn item_to_file<'a>(
     ctx: &FilingContext<'_>,
     lib: &LibrarySettings,
@@ -346,31 +352,28 @@ fn item_to_file<'a>(
     plan: &'a Plan,
 ) -> ItemToFile<'a> {
     let parsed = plan.parsed.as_ref();
+    let mut attachments = Vec::new();
+    let mut not_filed = Vec::new();
+    for a in parsed.map(|p| p.attachments.as_slice()).unwrap_or_default() {
+        match lib.files_attachment(&a.content_type, &a.file_name) {
+            Ok(()) => attachments.push(FileToWrite {
+                name: &a.file_name,
+                content: &a.content,
+            }),
+            Err(why) => {
+                info!(message_key = %m.key, library = %lib.alias, file = %a.file_name, content_type = %a.content_type, why, "attachment not filed in this library");
+                not_filed.push(format!("{}: {why}", a.file_name));
+            }
+        }
+    }
     let meta = ItemMetadata {
         message_key: m.key,
         headers: parsed.map(|p| p.headers.clone()).unwrap_or_default(),
         received: ctx.received_at.clone(),
         envelope_sender: m.envelope.sender.clone(),
         envelope_recipients: m.envelope.recipients.clone(),
+        not_filed,
     };
-    let attachments = parsed
-        .map(|p| {
-            p.attachments
-                .iter()
-                .filter(|a| match lib.files_attachment(&a.content_type, &a.file_name) {
-                    Ok(()) => true,
-                    Err(why) => {
-                        info!(message_key = %m.key, library = %lib.alias, file = %a.file_name, content_type = %a.content_type, why, "attachment not filed in this library");
-                        false
-                    }
-                })
-                .map(|a| FileToWrite {
-                    name: &a.file_name,
-                    content: &a.content,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
     ItemToFile {
         meta,
         attachments,

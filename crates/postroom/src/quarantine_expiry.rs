@@ -30,9 +30,12 @@ pub async fn run(farm: Arc<Farm>, quarantine: Arc<Quarantine>, shutdown: Cancell
         let cutoff = time::OffsetDateTime::now_utc() - retention.0;
         let q = quarantine.clone();
         match tokio::task::spawn_blocking(move || q.expire(cutoff)).await {
-            Ok(Ok(expired)) => {
+            Ok(Ok((expired, failed))) => {
                 for e in expired {
                     info!(file = %e.file, code = %e.code, reason = %e.reason, quarantined_at = %e.quarantined_at, retention = %retention, "quarantined message expired and deleted");
+                }
+                for (file, e) in failed {
+                    warn!(%file, error = %e, "cannot delete an expired quarantined message");
                 }
             }
             Ok(Err(e)) => warn!(error = %e, "cannot expire the quarantine"),

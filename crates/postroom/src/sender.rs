@@ -1,11 +1,17 @@
 //! Who sent a message, as far as the farm can tell: its `From:` address and
-//! whether the sender is authenticated: the message came through a safe
-//! e-mail server that vouches for its senders (our own `Received:` field in
-//! a file our spool wrote says which client sent it) or through the admin
-//! API (Submit, or a replay an administrator asked for), or a trusted
-//! server's `Authentication-Results` field says DMARC (or aligned DKIM)
-//! passed. Used by `farm.accept_authenticated_only` and a library's
-//! `accept_from = "members"`.
+//! whether the sender is authenticated: the message came through a server
+//! that vouches for its senders (`farm.vouching_servers`; our own
+//! `Received:` field in a file our spool wrote says which client sent it) or
+//! through the admin API's Submit, or, for a drop file another server
+//! wrote, a trusted server's `Authentication-Results` field says DMARC (or
+//! aligned DKIM) passed. Fields a client sent us over SMTP are never taken
+//! at their word (no border server stripped them), and a replay does not
+//! vouch (it re-runs the policy on what the message says). Used by
+//! `farm.accept_authenticated_only` and `accept_from = "members"`.
+//!
+//! Known limit: whoever can write into the drop folder can write a file
+//! that looks like our spool's; the drop folder's writers are trusted
+//! infrastructure.
 
 use postroom_core::cluster::smtp_writer;
 use postroom_core::config::FarmConfig;
@@ -14,25 +20,34 @@ use postroom_mail::{header_values, own_trace_origin, split_own_trace, ParsedMess
 
 use crate::intake::Received;
 
-/// How the message reached the farm vouches for its sender (`Ok(how)`), or
-/// why not.
-fn vouched(config: &FarmConfig, m: &Received) -> Result<String, String> {
+/// How the message reached the farm.
+enum Origin {
+    /// Vouched for: how.
+    Vouched(String),
+    /// Through our own SMTP listener (or a replay), not vouched for: why.
+    OurDoor(String),
+    /// A drop file another server wrote.
+    DropFile,
+}
+
+fn origin(config: &FarmConfig, m: &Received) -> Origin {
     let name = m.path.file_name().map(|n| n.to_string_lossy().into_owned());
     let ours = name.as_deref().and_then(smtp_writer).is_some();
     let (trace, _) = split_own_trace(m.message());
     match own_trace_origin(trace).filter(|_| ours) {
-        Some((_, protocol)) if protocol == "GRPC" || protocol == "REPLAY" => {
-            Ok("through the admin API".to_string())
+        Some((_, protocol)) if protocol == "GRPC" => {
+            Origin::Vouched("through the admin API".to_string())
+        }
+        Some((_, protocol)) if protocol == "REPLAY" => {
+            Origin::OurDoor("a replayed message is not vouched for again".to_string())
         }
         Some((ip, _)) if config.farm.vouches(ip) => {
-            Ok(format!("through the safe e-mail server {ip}"))
+            Origin::Vouched(format!("through the vouching server {ip}"))
         }
-        Some((ip, _)) => Err(format!(
-            "{ip} is not a safe e-mail server (farm.safe_servers)"
+        Some((ip, _)) => Origin::OurDoor(format!(
+            "{ip} does not vouch for its senders (farm.vouching_servers)"
         )),
-        None => Err(
-            "the drop file did not come through a safe e-mail server or the admin API".to_string(),
-        ),
+        None => Origin::DropFile,
     }
 }
 
@@ -40,18 +55,18 @@ fn vouched(config: &FarmConfig, m: &Received) -> Result<String, String> {
 /// quarantine reason).
 pub fn sender(config: &FarmConfig, m: &Received, parsed: &ParsedMessage) -> (Sender, String) {
     let from = parsed.headers.from_address.clone();
-    let (authenticated, why_not) = match vouched(config, m) {
-        Ok(how) => (Some(how), String::new()),
-        Err(why) => {
+    let (authenticated, why_not) = match origin(config, m) {
+        Origin::Vouched(how) => (Some(how), String::new()),
+        Origin::OurDoor(why) => (None, why),
+        Origin::DropFile => {
             let results = header_values(m.message(), "Authentication-Results");
             let trusted = &config.farm.trusted_authserv_ids;
             let by_results = from
                 .as_deref()
                 .and_then(|f| authenticated_by_results(&results, trusted, f));
-            (
-                by_results,
-                format!("{why}, and no trusted Authentication-Results field says it passed"),
-            )
+            let why = "the drop file came through no vouching server or the admin API, and no \
+                       trusted Authentication-Results field says it passed";
+            (by_results, why.to_string())
         }
     };
     (

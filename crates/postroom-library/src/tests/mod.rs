@@ -44,6 +44,7 @@ pub(super) fn meta(seed: &str, subject: Option<&str>) -> ItemMetadata {
         received: "2026-01-02T03:04:06.000000Z".to_string(),
         envelope_sender: "sender@example.com".to_string(),
         envelope_recipients: vec!["documents@localhost".to_string()],
+        not_filed: Vec::new(),
     }
 }
 
