@@ -333,3 +333,37 @@ fn a_picture_library_keeps_images_and_invitations_follow_the_library() {
     assert!(farm.quarantine().is_empty());
     drop(node);
 }
+
+#[test]
+fn attached_messages_are_filed_as_eml_and_optionally_their_attachments() {
+    let libraries = format!(
+        "{MAIL}[[library]]\nname = \"Expanded\"\nalias = \"expanded\"\nexpand_attached_messages = true\n"
+    );
+    let farm = Farm::configured("", "", &libraries);
+    let node = farm.start();
+    let message = format!(
+        "X-Sender: <a@contoso.example>\r\nX-Receiver: <mail@{DOMAIN}>\r\nX-Receiver: <expanded@{DOMAIN}>\r\n\
+         From: a@contoso.example\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee below\r\n\
+         --b\r\nContent-Type: message/rfc822\r\n\r\n\
+         From: c@fabrikam.example\r\nSubject: Q3 numbers\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=i\r\n\r\n--i\r\nContent-Type: text/plain\r\n\r\ninner\r\n\
+         --i\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=q3.pdf\r\n\r\n%PDF-1.4 q3\r\n\
+         --i--\r\n--b--\r\n"
+    );
+    farm.drop_file("fwd.eml", message.as_bytes());
+    wait_until(Duration::from_secs(30), "filed in both", || {
+        farm.record_count("mail") == 1 && farm.record_count("expanded") == 1
+    });
+    assert_eq!(
+        farm.items("mail")[0]["files"],
+        serde_json::json!(["fwd/Q3 numbers.eml"])
+    );
+    assert_eq!(
+        farm.items("expanded")[0]["files"],
+        serde_json::json!(["Q3 numbers.eml", "q3.pdf"])
+    );
+    let pdf = std::fs::read(farm.library_dir("expanded").join("q3.pdf")).unwrap();
+    assert_eq!(pdf, b"%PDF-1.4 q3");
+    drop(node);
+}

@@ -212,6 +212,7 @@ pub(crate) fn library(config: &FarmConfig, lib: &LibrarySettings) -> Library {
         max_message_size_bytes: lib.max_message_size.map_or(0, |b| b.0),
         max_attachment_size_bytes: lib.max_attachment_size.map_or(0, |b| b.0),
         save_meeting_invitations: lib.save_meeting_invitations,
+        expand_attached_messages: lib.expand_attached_messages,
         accept_from: enum_name(&lib.accept_from),
         members: lib.members.clone(),
     }
@@ -240,6 +241,7 @@ pub(crate) fn new_library(l: &Library, disabled: bool) -> Result<LibrarySettings
         lib.accept_from = parse_enum("library.accept_from", &l.accept_from, ACCEPT_FROM)?;
     }
     lib.members = l.members.iter().map(|m| m.trim().to_string()).collect();
+    lib.expand_attached_messages = l.expand_attached_messages;
     Ok(lib)
 }
 
@@ -278,6 +280,9 @@ pub(crate) fn update_library(lib: &mut LibrarySettings, u: &LibraryUpdate) -> Re
     }
     if let Some(on) = u.save_meeting_invitations {
         lib.save_meeting_invitations = on;
+    }
+    if let Some(on) = u.expand_attached_messages {
+        lib.expand_attached_messages = on;
     }
     if let Some(who) = &u.accept_from {
         lib.accept_from = parse_enum("update.accept_from", who, ACCEPT_FROM)?;

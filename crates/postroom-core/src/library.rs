@@ -47,6 +47,10 @@ pub struct LibrarySettings {
     /// SharePoint's "save meeting invitations". Off: they are not filed.
     #[serde(default = "enabled_by_default")]
     pub save_meeting_invitations: bool,
+    /// Besides an attached message (saved as `.eml`), also file the
+    /// attachments inside it.
+    #[serde(default)]
+    pub expand_attached_messages: bool,
     /// Who may post: `anyone`, or authenticated `members`.
     #[serde(default)]
     pub accept_from: AcceptFrom,
@@ -75,6 +79,7 @@ impl LibrarySettings {
             max_message_size: None,
             max_attachment_size: None,
             save_meeting_invitations: true,
+            expand_attached_messages: false,
             accept_from: AcceptFrom::Anyone,
             members: Vec::new(),
         }

@@ -14,7 +14,7 @@ use postroom_core::{MessageAbout, MessageKey, Outcome};
 use postroom_library::{
     FileOutcome, FileToWrite, ItemMetadata, ItemToFile, Library, Quarantine, QuarantineReason,
 };
-use postroom_mail::{parse_message, ParsedMessage};
+use postroom_mail::{parse_message, Attachment, ParsedMessage};
 use tracing::{info, info_span, warn};
 
 use crate::intake::Received;
@@ -74,6 +74,9 @@ struct Plan {
     quarantine: Option<(&'static str, String)>,
     /// Recipients refused by routing (their copy is quarantined).
     refused: Vec<String>,
+    /// The attachments inside attached messages, for the libraries that
+    /// file them too (`expand_attached_messages`).
+    inner: Vec<Attachment>,
 }
 
 /// File a batch of claimed messages; one [`Step`] per message, in order.
@@ -86,6 +89,7 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
                 parsed: None,
                 quarantine: Some(("filing_failed", format!("filing failed repeatedly: {last}"))),
                 refused: Vec::new(),
+                inner: Vec::new(),
             },
             None => plan(ctx.config, m),
         })
@@ -245,6 +249,7 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
             parsed: None,
             quarantine,
             refused,
+            inner: Vec::new(),
         };
     }
     let parsed = std::panic::catch_unwind(|| parse_message(m.message()));
@@ -269,8 +274,10 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
                     parsed: Some(parsed),
                     quarantine,
                     refused,
+                    inner: Vec::new(),
                 };
                 apply_library_rules(config, m, &sender, &mut plan);
+                plan.inner = inner_attachments(config, &plan);
                 return plan;
             }
         }
@@ -285,7 +292,33 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
         parsed: None,
         quarantine: Some(failure),
         refused: Vec::new(),
+        inner: Vec::new(),
     }
+}
+
+/// The attachments of the messages attached to this one, when a library of
+/// the plan files them (`expand_attached_messages`); one level deep. An
+/// attached message that cannot be parsed is still filed as its `.eml`.
+fn inner_attachments(config: &FarmConfig, plan: &Plan) -> Vec<Attachment> {
+    let wanted = plan.libraries.iter().any(|alias| {
+        config
+            .library_by_alias(alias)
+            .is_some_and(|l| l.expand_attached_messages)
+    });
+    let Some(parsed) = plan.parsed.as_ref().filter(|_| wanted) else {
+        return Vec::new();
+    };
+    parsed
+        .attachments
+        .iter()
+        .filter(|a| a.content_type == "message/rfc822")
+        .filter_map(|a| {
+            std::panic::catch_unwind(|| parse_message(&a.content))
+                .ok()?
+                .ok()
+        })
+        .flat_map(|inner| inner.attachments)
+        .collect()
 }
 
 /// Take the libraries that refuse the message out of the plan (their
@@ -354,7 +387,13 @@ fn item_to_file<'a>(
     let parsed = plan.parsed.as_ref();
     let mut attachments = Vec::new();
     let mut not_filed = Vec::new();
-    for a in parsed.map(|p| p.attachments.as_slice()).unwrap_or_default() {
+    let inner = if lib.expand_attached_messages {
+        plan.inner.as_slice()
+    } else {
+        &[]
+    };
+    let outer = parsed.map(|p| p.attachments.as_slice()).unwrap_or_default();
+    for a in outer.iter().chain(inner) {
         match lib.files_attachment(&a.content_type, &a.file_name) {
             Ok(()) => attachments.push(FileToWrite {
                 name: &a.file_name,

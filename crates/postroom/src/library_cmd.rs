@@ -45,6 +45,9 @@ pub struct LibraryFlags {
     /// File meeting invitations (.ics) too (default true).
     #[arg(long)]
     save_meeting_invitations: Option<bool>,
+    /// Also file the attachments inside attached messages (default false).
+    #[arg(long)]
+    expand_attached_messages: Option<bool>,
     /// Who may post: anyone, or members (authenticated senders in --members).
     #[arg(long)]
     accept_from: Option<String>,
@@ -233,6 +236,10 @@ pub fn library_text(reply: &LibraryReply) -> String {
         "save_meeting_invitations".into(),
         yes_no(l.save_meeting_invitations).into(),
     ]);
+    rows.push(vec![
+        "expand_attached_messages".into(),
+        yes_no(l.expand_attached_messages).into(),
+    ]);
     rows.push(vec!["accept_from".into(), l.accept_from.clone()]);
     if !l.members.is_empty() {
         rows.push(vec!["members".into(), l.members.join(", ")]);
@@ -328,6 +335,7 @@ async fn run_async(cmd: LibraryCmd) -> anyhow::Result<ExitCode> {
                 accept_from: flags.accept_from.unwrap_or_default(),
                 members: flags.members.unwrap_or_default(),
                 save_meeting_invitations: flags.save_meeting_invitations.unwrap_or(true),
+                expand_attached_messages: flags.expand_attached_messages.unwrap_or(false),
             };
             let reply = client(&server)
                 .await?
@@ -365,6 +373,7 @@ async fn run_async(cmd: LibraryCmd) -> anyhow::Result<ExitCode> {
                 accept_from: flags.accept_from,
                 members: flags.members.map(|values| StringList { values }),
                 save_meeting_invitations: flags.save_meeting_invitations,
+                expand_attached_messages: flags.expand_attached_messages,
             };
             let reply = client(&server)
                 .await?
