@@ -49,3 +49,103 @@ fn quarantined_messages_expire_after_the_retention_and_not_without_one() {
     assert_eq!(keeping.quarantine().len(), 1);
     drop((keep_node, expire_node));
 }
+
+/// Postfix's smtp-sink as the farm's smarthost, keeping each message it
+/// gets as a file in `dir`.
+struct Sink {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Sink {
+    fn start(dir: &std::path::Path) -> Sink {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("smtp-sink")
+            .args(["-u", "nobody", "-d"])
+            .arg(format!("{}/notice.", dir.display()))
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("10")
+            .spawn()
+            .expect("smtp-sink is installed (Debian package postfix)");
+        wait_until(Duration::from_secs(10), "smtp-sink listening", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Sink { child, port }
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_sender_refused_by_policy_gets_a_notice_instead_of_silence() {
+    let scratch = tempfile::Builder::new()
+        .prefix("postroom-sink-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let sink = Sink::start(&scratch.path().join("sink"));
+    let farm = Farm::configured(
+        &format!(
+            "notify_refused_senders = true\nsmarthost = \"127.0.0.1:{}\"\npostmaster = \"postmaster@{DOMAIN}\"",
+            sink.port
+        ),
+        "",
+        "[[library]]\nname = \"Board\"\nalias = \"board\"\naccept_from = \"members\"\nmembers = [\"@contoso.com\"]\n",
+    );
+    let node = farm.start();
+    let message = format!(
+        "X-Sender: <mallory@evil.example>\r\nX-Receiver: <board@{DOMAIN}>\r\n\
+         From: mallory@evil.example\r\nSubject: let me in\r\n\r\nhi\r\n"
+    );
+    farm.drop_file("refused.eml", message.as_bytes());
+    // A null sender is never answered (no notice loops).
+    let bounce = format!(
+        "X-Sender: <>\r\nX-Receiver: <board@{DOMAIN}>\r\nFrom: mailer-daemon@evil.example\r\nSubject: bounce\r\n\r\nhi\r\n"
+    );
+    farm.drop_file("bounce.eml", bounce.as_bytes());
+    let notices = scratch.path().join("sink");
+    let read = || -> Vec<String> {
+        std::fs::read_dir(&notices)
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect()
+    };
+    wait_until(Duration::from_secs(30), "a notice at the smarthost", || {
+        !read().is_empty()
+    });
+    wait_until(Duration::from_secs(30), "both quarantined", || {
+        farm.quarantine().len() == 2
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let got = read();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let notice = &got[0];
+    assert!(notice.contains("X-Mail-Args: <>"), "{notice}");
+    assert!(
+        notice.contains("X-Rcpt-Args: <mallory@evil.example>"),
+        "{notice}"
+    );
+    assert!(notice.contains("report-type=delivery-status"), "{notice}");
+    assert!(
+        notice.contains(&format!("Final-Recipient: rfc822; board@{DOMAIN}")),
+        "{notice}"
+    );
+    assert!(
+        notice.contains("mallory@evil.example is not one"),
+        "{notice}"
+    );
+    assert!(notice.contains("Subject: let me in"), "{notice}");
+    assert!(node.log_text().contains("refusal notice sent"));
+    drop(node);
+}

@@ -96,6 +96,9 @@ pub(crate) fn farm_settings(config: &FarmConfig) -> FarmSettings {
             .iter()
             .map(ToString::to_string)
             .collect(),
+        notify_refused_senders: farm.notify_refused_senders,
+        smarthost: farm.smarthost.clone().unwrap_or_default(),
+        postmaster: farm.postmaster.clone().unwrap_or_default(),
         quarantine_retention_seconds: config
             .quarantine
             .retention
@@ -129,6 +132,15 @@ pub(crate) fn update_farm(config: &mut FarmConfig, u: &FarmSettingsUpdate) -> Re
     }
     if let Some(list) = &u.vouching_servers {
         farm.vouching_servers = ranges("vouching_servers", &list.values)?;
+    }
+    if let Some(on) = u.notify_refused_senders {
+        farm.notify_refused_senders = on;
+    }
+    if let Some(host) = &u.smarthost {
+        farm.smarthost = Some(host.trim().to_string()).filter(|h| !h.is_empty());
+    }
+    if let Some(address) = &u.postmaster {
+        farm.postmaster = Some(address.trim().to_string()).filter(|a| !a.is_empty());
     }
     if let Some(ids) = &u.trusted_authserv_ids {
         farm.trusted_authserv_ids = ids.values.iter().map(|d| d.trim().to_string()).collect();

@@ -245,6 +245,27 @@ impl FarmConfig {
                 ));
             }
         }
+        if farm.notify_refused_senders && farm.smarthost.is_none() {
+            problems.push(
+                "farm.notify_refused_senders: needs farm.smarthost (host:port of a relay)"
+                    .to_string(),
+            );
+        }
+        if let Some(host) = farm.smarthost.as_deref() {
+            if !host
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+            {
+                problems.push(format!("farm.smarthost: {host:?} is not host:port"));
+            }
+        }
+        if let Some(p) = farm
+            .postmaster
+            .as_deref()
+            .filter(|p| split_address(p).is_none())
+        {
+            problems.push(format!("farm.postmaster: {p:?} is not an address"));
+        }
         if farm.ledger_retention.as_millis() < 60_000 {
             let r = farm.ledger_retention;
             problems.push(format!("farm.ledger_retention: \"{r}\" is shorter than 1m"));
@@ -378,6 +399,15 @@ pub struct FarmSettings {
     /// them counts as authenticated. Not the same as `safe_servers` (which
     /// may relay anyone's mail from the internet).
     pub vouching_servers: Vec<IpRange>,
+    /// Tell a sender refused by a library's policy why (a DSN through
+    /// `smarthost`) instead of quarantining in silence.
+    pub notify_refused_senders: bool,
+    /// `host:port` of the relay that delivers the farm's own mail (notices).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smarthost: Option<String>,
+    /// The notices' From; `postmaster@<display domain>` when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postmaster: Option<String>,
     /// `Authentication-Results` fields from these servers (their authserv-id)
     /// are trusted to say a sender is authenticated (DMARC pass, or aligned
     /// DKIM pass). List only servers that remove such fields from incoming
@@ -408,6 +438,9 @@ impl Default for FarmSettings {
             accept_authenticated_only: false,
             trusted_authserv_ids: Vec::new(),
             vouching_servers: Vec::new(),
+            notify_refused_senders: false,
+            smarthost: None,
+            postmaster: None,
             display_address: None,
             ledger_retention: HumanDuration::from_secs(7 * 86_400),
             max_message_size: ByteSize(50 * 1024 * 1024),

@@ -16,6 +16,7 @@
 mod address;
 mod attachment;
 mod binhex;
+mod dsn;
 mod envelope;
 mod error;
 mod lines;
@@ -31,6 +32,7 @@ mod uuencode;
 pub use address::is_valid_address;
 pub use attachment::Attachment;
 pub use binhex::{decode_binhex, BinHexError, BinHexFile};
+pub use dsn::{header_of, refusal_notice, Refused};
 pub use envelope::{parse_drop_file, DropFile, Envelope, EnvelopeSource};
 pub use error::MailError;
 pub use lines::header_values;

@@ -1,5 +1,6 @@
 //! The crate's one error type: what can stop the SMTP listener from
-//! starting (protocol problems are replies, not errors).
+//! starting (protocol problems are replies, not errors), and what can stop
+//! the client from handing a notice to a smarthost.
 
 use std::path::PathBuf;
 
@@ -15,4 +16,11 @@ pub enum SmtpError {
     TlsFile { path: PathBuf, reason: String },
     #[error("tls setup failed: {reason}")]
     Tls { reason: String },
+    /// The smarthost could not be reached, or refused a step.
+    #[error("smarthost {server}: {step}: {detail}")]
+    Client {
+        server: String,
+        step: &'static str,
+        detail: String,
+    },
 }

@@ -16,6 +16,7 @@
 //! - `connection`: one connection's IO loop around a session (tokio).
 //! - `server`: the listener, admission, limits and draining shutdown (tokio).
 
+pub mod client;
 mod command;
 mod connection;
 mod content;

@@ -94,7 +94,8 @@ pub struct ApplyArgs {
 
 const KEYS: &str = "incoming_enabled, incoming_domains, domain_aliases, display_address, \
     drop_folder, quarantine_folder, quarantine_retention, safe_servers, deny_servers, \
-    accept_authenticated_only, trusted_authserv_ids, vouching_servers, \
+    accept_authenticated_only, trusted_authserv_ids, vouching_servers, notify_refused_senders, \
+    smarthost, postmaster, \
     max_message_size, max_recipients, ledger_retention";
 
 fn list(value: &str) -> StringList {
@@ -131,6 +132,11 @@ pub fn farm_update(settings: &[String]) -> anyhow::Result<FarmSettingsUpdate> {
             "domain_aliases" => u.domain_aliases = Some(list(value)),
             "trusted_authserv_ids" => u.trusted_authserv_ids = Some(list(value)),
             "vouching_servers" => u.vouching_servers = Some(list(value)),
+            "notify_refused_senders" => {
+                u.notify_refused_senders = Some(boolean(key, value)?);
+            }
+            "smarthost" => u.smarthost = Some(text),
+            "postmaster" => u.postmaster = Some(text),
             "accept_authenticated_only" => {
                 u.accept_authenticated_only = Some(boolean(key, value)?);
             }

@@ -18,6 +18,7 @@ use postroom_mail::{parse_message, Attachment, ParsedMessage};
 use tracing::{info, info_span, warn};
 
 use crate::intake::Received;
+use crate::notices::Notice;
 use crate::sender::sender;
 
 /// Open libraries by alias, reopened when their settings change.
@@ -49,8 +50,9 @@ impl Libraries {
 /// What became of one claimed message.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
-    /// Durably filed and/or quarantined: record this in the ledger.
-    Done(Outcome, MessageAbout),
+    /// Durably filed and/or quarantined: record this in the ledger (and,
+    /// once recorded, send the notice to a refused sender, if any).
+    Done(Outcome, MessageAbout, Option<Notice>),
     /// Something transient failed (disk, library folder): leave the source for a later try.
     Retry(String),
 }
@@ -163,7 +165,7 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
                 let outcome = Outcome::Delivered {
                     libraries: plan.libraries,
                 };
-                return Step::Done(outcome, about);
+                return Step::Done(outcome, about, None);
             };
             let _span = info_span!("message", message_key = %m.key, node = ctx.node).entered();
             let why = QuarantineReason {
@@ -180,6 +182,12 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
                     plan.refused.clone()
                 },
             };
+            let refused = if plan.libraries.is_empty() {
+                m.envelope.recipients.clone()
+            } else {
+                plan.refused.clone()
+            };
+            let notice = notice(ctx.config, m, code, &reason, refused);
             match ctx.quarantine.put_bytes(&m.bytes, why) {
                 Ok(entry) => {
                     warn!(code, reason = %reason, file = %entry.file, "quarantined");
@@ -190,12 +198,33 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
                             libraries: plan.libraries,
                         }
                     };
-                    Step::Done(outcome, about)
+                    Step::Done(outcome, about, notice)
                 }
                 Err(e) => Step::Retry(format!("quarantine: {e}")),
             }
         })
         .collect()
+}
+
+/// A notice for the sender of `m`, refused by a library's policy, when the
+/// farm sends them (`farm.notify_refused_senders`) and there is a sender
+/// to tell (not the null sender).
+fn notice(
+    config: &FarmConfig,
+    m: &Received,
+    code: &str,
+    reason: &str,
+    recipients: Vec<String>,
+) -> Option<Notice> {
+    let policy = matches!(code, "not_a_member" | "not_authenticated");
+    (policy && config.farm.notify_refused_senders && !m.envelope.sender.is_empty()).then(|| {
+        Notice {
+            to: m.envelope.sender.clone(),
+            recipients,
+            reason: reason.to_string(),
+            header: postroom_mail::header_of(m.message()).to_vec(),
+        }
+    })
 }
 
 /// The message's identity for the ledger: from its parsed headers, or (when

@@ -16,6 +16,7 @@ mod lease;
 mod library_cmd;
 mod message_cmd;
 mod node;
+mod notices;
 mod paused;
 mod pipeline;
 mod probe;

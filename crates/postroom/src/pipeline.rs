@@ -393,9 +393,10 @@ impl Pipeline {
         let mut done = Vec::new();
         for (((path, key), step), token) in sources.into_iter().zip(steps).zip(tokens) {
             match step {
-                Step::Done(outcome, about) => {
+                Step::Done(outcome, about, notice) => {
                     self.lock_attempts().remove(&key);
-                    done.push((path, matches!(outcome, Outcome::Delivered { .. })));
+                    let delivered = matches!(outcome, Outcome::Delivered { .. });
+                    done.push((path, delivered, notice));
                     items.push(Finished {
                         key,
                         token,
@@ -426,14 +427,18 @@ impl Pipeline {
             Ok(Response::Finishes(results)) if results.len() == count => results,
             other => {
                 error!(result = ?other, "finish failed; files stay in the drop folder");
-                done.iter().for_each(|(p, _)| self.retry(p));
+                done.iter().for_each(|(p, _, _)| self.retry(p));
                 return;
             }
         };
+        let config_now = self.farm.read(|s| s.config().cloned()).unwrap_or_default();
         let mut remove = Vec::new();
-        for ((path, delivered), result) in done.into_iter().zip(results) {
+        for ((path, delivered, notice), result) in done.into_iter().zip(results) {
             match result {
                 FinishResult::Recorded => {
+                    if let Some(n) = notice {
+                        crate::notices::send(&config_now, n);
+                    }
                     let counter = if delivered {
                         &self.counters.filed
                     } else {
