@@ -99,6 +99,34 @@ fn serve_runs_on_embedded_defaults() {
     );
     let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(page["entries"], serde_json::json!([]));
+    // `send` streams a file larger than one chunk; it is filed whole.
+    let payload: Vec<u8> = (0..900_000u32).map(|i| (i % 251) as u8).collect();
+    let big = format!(
+        "From: app@example.com\r\nSubject: big\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nbig\r\n\
+         --b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=big.bin\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        support::base64(&payload)
+    );
+    std::fs::write(dir.path().join("big.eml"), big).unwrap();
+    let out = ask(&[
+        "send",
+        "big.eml",
+        "--from",
+        "app@example.com",
+        "--to",
+        "documents@localhost",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stored = dir.path().join("postroom-data/libraries/documents/big.bin");
+    wait_until(Duration::from_secs(30), "big.bin filed", || {
+        stored.is_file()
+    });
+    assert_eq!(std::fs::read(&stored).unwrap(), payload);
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

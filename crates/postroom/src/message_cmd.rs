@@ -347,38 +347,64 @@ pub fn quarantine(cmd: QuarantineCmd) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The chunks of `reader`, read as the stream is consumed (a 50 MB file is
+/// never in memory whole); the first carries the envelope, and an empty
+/// input is one chunk with the envelope alone. A read error stops the
+/// command without ending the stream, so the node discards what it got.
+fn chunks<R>(reader: R, envelope: Envelope) -> impl tokio_stream::Stream<Item = SubmitChunk>
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+{
+    use tokio::io::AsyncReadExt;
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    tokio::spawn(async move {
+        let mut reader = reader;
+        let mut envelope = Some(envelope);
+        loop {
+            let mut data = vec![0u8; CHUNK];
+            let n = match reader.read(&mut data).await {
+                Ok(n) => n,
+                Err(e) => {
+                    // Ending the stream would hand the node a cut message:
+                    // leave without ending it, so the node discards it.
+                    eprintln!("postroom: error: reading the message: {e}; nothing was sent");
+                    std::process::exit(i32::from(crate::admin_args::EXIT_ERROR));
+                }
+            };
+            data.truncate(n);
+            if n == 0 && envelope.is_none() {
+                return;
+            }
+            let chunk = SubmitChunk {
+                envelope: envelope.take(),
+                data,
+            };
+            if tx.send(chunk).await.is_err() || n == 0 {
+                return;
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
 pub fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
-    let bytes = if args.file.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-            .context("reading standard input")?;
-        buf
-    } else {
-        std::fs::read(&args.file)
-            .with_context(|| format!("{}: cannot read it", args.file.display()))?
-    };
     runtime()?.block_on(async {
         let envelope = Envelope {
             sender: args.from.clone(),
             recipients: args.to.iter().map(|t| t.trim().to_string()).collect(),
         };
-        let mut chunks: Vec<SubmitChunk> = bytes
-            .chunks(CHUNK)
-            .map(|c| SubmitChunk {
-                envelope: None,
-                data: c.to_vec(),
-            })
-            .collect();
-        match chunks.first_mut() {
-            Some(first) => first.envelope = Some(envelope),
-            None => chunks.push(SubmitChunk {
-                envelope: Some(envelope),
-                data: Vec::new(),
-            }),
-        }
+        let stream: std::pin::Pin<Box<dyn tokio_stream::Stream<Item = SubmitChunk> + Send>> =
+            if args.file.as_os_str() == "-" {
+                Box::pin(chunks(tokio::io::stdin(), envelope))
+            } else {
+                let file = tokio::fs::File::open(&args.file)
+                    .await
+                    .with_context(|| format!("{}: cannot read it", args.file.display()))?;
+                Box::pin(chunks(file, envelope))
+            };
         let reply = client(&args.server)
             .await?
-            .submit(tokio_stream::iter(chunks))
+            .submit(stream)
             .await
             .map_err(refused(&args.server, "submit"))?
             .into_inner();
