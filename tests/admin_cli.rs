@@ -432,11 +432,12 @@ fn domain_aliases_and_authenticated_senders_only_apply_at_once() {
     // Authenticated senders only, with no safe server listed: SMTP clients
     // are refused at connect, a plain drop file is quarantined, the admin
     // API (an authenticated client) is still taken.
-    ask(
+    let (code, _, err) = ask(
         &cluster,
         1,
         &["farm", "set", "accept_authenticated_only=true"],
     );
+    assert_eq!(code, 0, "{err}");
     let out = swaks(cluster.smtp_addr(2), &["--to", &to(DOMAIN)]);
     let text = support::clients::text(&out);
     assert!(
@@ -468,7 +469,8 @@ fn domain_aliases_and_authenticated_senders_only_apply_at_once() {
     assert_eq!(code, 0, "{err}");
     filed(2);
     // A vouching server's senders are authenticated.
-    ask(&cluster, 1, &["farm", "set", "vouching_servers=127.0.0.1"]);
+    let (code, _, err) = ask(&cluster, 1, &["farm", "set", "vouching_servers=127.0.0.1"]);
+    assert_eq!(code, 0, "{err}");
     let out = swaks(cluster.smtp_addr(2), &["--to", &to(DOMAIN)]);
     assert!(out.status.success(), "{}", support::clients::text(&out));
     filed(3);

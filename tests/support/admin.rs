@@ -8,8 +8,22 @@ use serde_json::Value;
 
 use super::cluster::Cluster;
 
-/// `postroom <args> --server <node i>`: (exit code, stdout, stderr).
+/// `postroom <args> --server <node i>`: (exit code, stdout, stderr). Exit
+/// status 3 means "the farm could not be asked now; retry" (e.g. a busy test
+/// machine), so it is retried a few times, as a script would.
 pub fn ask(cluster: &Cluster, i: usize, args: &[&str]) -> (i32, String, String) {
+    let mut answer = ask_once(cluster, i, args);
+    for _ in 0..5 {
+        if answer.0 != 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        answer = ask_once(cluster, i, args);
+    }
+    answer
+}
+
+fn ask_once(cluster: &Cluster, i: usize, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_postroom"))
         .args(args)
         .args(["--server", &cluster.grpc_addr(i)])
@@ -23,19 +37,9 @@ pub fn ask(cluster: &Cluster, i: usize, args: &[&str]) -> (i32, String, String) 
     )
 }
 
-/// The same, expecting success and JSON on stdout. Exit status 3 means
-/// "the farm could not be asked now; retry" (e.g. a busy test machine), so
-/// it is retried a few times, as a script would.
+/// The same, expecting success and JSON on stdout.
 pub fn ask_json(cluster: &Cluster, i: usize, args: &[&str]) -> Value {
-    let mut answer = ask(cluster, i, args);
-    for _ in 0..5 {
-        if answer.0 != 3 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_secs(1));
-        answer = ask(cluster, i, args);
-    }
-    let (code, out, err) = answer;
+    let (code, out, err) = ask(cluster, i, args);
     assert_eq!(code, 0, "{args:?} on node {i}: {err}");
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use postroom_core::config::{FarmConfig, LibrarySettings};
-use postroom_core::policy::{refuses_sender, Sender};
+use postroom_core::policy::{refuses_sender, AcceptFrom, Sender};
 use postroom_core::route::{route, route_recipient, RecipientRoute, RefusalReason};
 use postroom_core::{MessageAbout, MessageKey, Outcome};
 use postroom_library::{
@@ -291,7 +291,18 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
             ),
         ),
         Ok(Ok(parsed)) => {
-            let (sender, why_not) = sender(config, m, &parsed);
+            // Who sent it matters only to a policy that asks (skip the work otherwise).
+            let asks = config.farm.accept_authenticated_only
+                || route.libraries.iter().any(|alias| {
+                    config
+                        .library_by_alias(alias)
+                        .is_some_and(|l| l.accept_from == AcceptFrom::Members)
+                });
+            let (sender, why_not) = if asks {
+                sender(config, m, &parsed)
+            } else {
+                (Sender::default(), String::new())
+            };
             if config.farm.accept_authenticated_only && sender.authenticated.is_none() {
                 (
                     "not_authenticated",
