@@ -168,7 +168,9 @@ stable_after = "100ms"
     }
 }
 
-/// Every `*<suffix>` file in `dir` parsed as JSON (none if `dir` is missing).
+/// Every `*<suffix>` file in `dir` parsed as JSON (none if `dir` is
+/// missing). A file removed between listing and reading (the node expired
+/// or replayed it meanwhile) is skipped.
 fn json_files(dir: &Path, suffix: &str) -> Vec<Value> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
@@ -179,7 +181,11 @@ fn json_files(dir: &Path, suffix: &str) -> Vec<Value> {
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
             name.ends_with(suffix) && !name.starts_with('.')
         })
-        .map(|p| serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap())
+        .filter_map(|p| match std::fs::read(&p) {
+            Ok(bytes) => Some(serde_json::from_slice(&bytes).unwrap()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => panic!("{}: {e}", p.display()),
+        })
         .collect()
 }
 
