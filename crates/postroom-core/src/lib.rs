@@ -14,6 +14,7 @@ mod error;
 mod headers;
 pub mod key;
 pub mod library;
+pub mod list_item;
 pub mod names;
 pub mod net;
 pub mod policy;
