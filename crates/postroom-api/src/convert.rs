@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use postroom_core::config::{FarmConfig, LibrarySettings};
+use postroom_core::config::{FarmConfig, LibraryKind, LibrarySettings};
 use postroom_core::net::IpRange;
 use postroom_core::units::{ByteSize, HumanDuration};
 use serde::de::{DeserializeOwned, IntoDeserializer};
@@ -14,12 +14,12 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::proto::{FarmSettings, FarmSettingsUpdate, Library, LibraryUpdate};
 
-const KINDS: &str = "document_library, picture_library, form_library";
+const KINDS: &str = LibraryKind::NAMES;
 const ATTACHMENT_FOLDERS: &str = "root, subject, sender";
 const ACCEPT_FROM: &str = "anyone, members";
 
 /// The name of a config enum value as the config file spells it.
-fn enum_name<T: Serialize>(value: &T) -> String {
+pub(crate) fn enum_name<T: Serialize>(value: &T) -> String {
     match toml::Value::try_from(value) {
         Ok(toml::Value::String(name)) => name,
         _ => String::new(),

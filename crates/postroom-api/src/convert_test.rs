@@ -129,7 +129,7 @@ fn libraries_convert_with_defaults_and_updates() {
     };
     assert_eq!(
         update_library(&mut lib, &bad).unwrap_err().to_string(),
-        "update.kind: \"wiki\" is not one of document_library, picture_library, form_library"
+        "update.kind: \"wiki\" is not one of document_library, picture_library, form_library, announcements, calendar, discussion_board, blog"
     );
     let bad = Library {
         name: "X".into(),

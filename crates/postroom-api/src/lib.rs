@@ -17,6 +17,7 @@ mod error;
 mod farm_service;
 mod format;
 mod http;
+mod items_view;
 mod join;
 mod library_service;
 mod message_report;

@@ -1,24 +1,26 @@
 //! The `postroom.admin.v1.LibraryAdmin` gRPC service: mail-enabled
 //! libraries created, changed, deleted, shown and listed (each write one
 //! config version through [`write_config`]; a taken alias or name is
-//! ALREADY_EXISTS naming its holder), and the items filed in a library,
-//! newest first, paged.
+//! ALREADY_EXISTS naming its holder), and the items filed in a library:
+//! newest first, paged, or a list's events or threads (`items_view`).
 
 use std::path::PathBuf;
 
 use postroom_cluster::Farm;
-use postroom_core::config::{FarmConfig, LibrarySettings};
+use postroom_core::config::{FarmConfig, LibraryKind, LibrarySettings};
 use postroom_library::ItemRecord;
 use tonic::{Request, Response, Status};
 
 use crate::convert::{library, new_library, update_library};
 use crate::error::ApiError;
 use crate::farm_service::read_state;
+use crate::items_view::{event_list, page, thread_list};
 use crate::message_service::page_size;
 use crate::proto::library_admin_server::{LibraryAdmin, LibraryAdminServer};
 use crate::proto::{
-    CreateLibraryRequest, DeleteLibraryRequest, GetLibraryRequest, Item, ItemPage, LibraryList,
-    LibraryReply, ListItemsRequest, ListLibrariesRequest, UpdateLibraryRequest,
+    CreateLibraryRequest, DeleteLibraryRequest, EventList, GetLibraryRequest, ItemPage,
+    LibraryList, LibraryReply, ListItemsRequest, ListLibrariesRequest, ListViewRequest, ThreadList,
+    UpdateLibraryRequest,
 };
 use crate::write::{actor, write_config};
 
@@ -100,63 +102,6 @@ fn reply(
         version,
         changes,
     }
-}
-
-/// An item record as the protocol shows it.
-pub(crate) fn item(record: &ItemRecord) -> Item {
-    let h = &record.meta.headers;
-    Item {
-        message_key: record.meta.message_key.to_string(),
-        state: match record.state {
-            postroom_library::ItemState::Done => "done",
-            postroom_library::ItemState::Writing => "writing",
-        }
-        .to_string(),
-        subject: h.subject.clone().unwrap_or_default(),
-        sender: h
-            .from_address
-            .clone()
-            .unwrap_or_else(|| record.meta.envelope_sender.clone()),
-        message_id: h.message_id.clone().unwrap_or_default(),
-        received: record.meta.received.clone(),
-        filed_at: record.filed_at.clone().unwrap_or_default(),
-        files: record.files.clone(),
-        envelope_recipients: record.meta.envelope_recipients.clone(),
-    }
-}
-
-/// One page of `records` (oldest first) newest first, after the item whose
-/// key is `token` (empty: from the newest).
-fn page(records: &[ItemRecord], token: &str, size: usize) -> Result<ItemPage, ApiError> {
-    let newest_first: Vec<&ItemRecord> = records.iter().rev().collect();
-    let start = if token.is_empty() {
-        0
-    } else {
-        let at = newest_first
-            .iter()
-            .position(|r| r.meta.message_key.to_string() == token)
-            .ok_or_else(|| ApiError::InvalidArgument {
-                field: "page_token".to_string(),
-                detail: format!("{token:?} is not an item of this library (any more); start from the first page"),
-            })?;
-        at + 1
-    };
-    let items: Vec<Item> = newest_first
-        .iter()
-        .skip(start)
-        .take(size)
-        .map(|r| item(r))
-        .collect();
-    let more = start + items.len() < newest_first.len();
-    let next_page_token = match (more, items.last()) {
-        (true, Some(last)) => last.message_key.clone(),
-        _ => String::new(),
-    };
-    Ok(ItemPage {
-        items,
-        next_page_token,
-        total: newest_first.len() as u64,
-    })
 }
 
 #[tonic::async_trait]
@@ -280,13 +225,43 @@ impl LibraryAdmin for LibraryAdminService {
         request: Request<ListItemsRequest>,
     ) -> Result<Response<ItemPage>, Status> {
         let r = request.into_inner();
-        let settings = read_state(&self.farm, r.local, |s| {
+        let (_, records) = self.records(&r.alias, r.local).await?;
+        let size = page_size(r.page_size, DEFAULT_PAGE);
+        Ok(Response::new(page(&records, &r.page_token, size)?))
+    }
+
+    async fn list_events(
+        &self,
+        request: Request<ListViewRequest>,
+    ) -> Result<Response<EventList>, Status> {
+        let r = request.into_inner();
+        let records = self.list_records(&r, LibraryKind::Calendar).await?;
+        Ok(Response::new(event_list(&records)))
+    }
+
+    async fn list_threads(
+        &self,
+        request: Request<ListViewRequest>,
+    ) -> Result<Response<ThreadList>, Status> {
+        let r = request.into_inner();
+        let records = self.list_records(&r, LibraryKind::DiscussionBoard).await?;
+        Ok(Response::new(thread_list(&records)))
+    }
+}
+
+impl LibraryAdminService {
+    /// The library `alias` and every item record in it, oldest first.
+    async fn records(
+        &self,
+        alias: &str,
+        local: bool,
+    ) -> Result<(LibrarySettings, Vec<ItemRecord>), ApiError> {
+        let settings = read_state(&self.farm, local, |s| {
             let config = s.config().cloned().unwrap_or_default();
-            position(&config, &r.alias).map(|at| config.libraries[at].clone())
+            position(&config, alias).map(|at| config.libraries[at].clone())
         })
         .await??;
         let root = settings.resolved_path(&self.data_dir);
-        let size = page_size(r.page_size, DEFAULT_PAGE);
         let records = tokio::task::spawn_blocking({
             let root = root.clone();
             move || postroom_library::read_items(&root)
@@ -300,6 +275,26 @@ impl LibraryAdmin for LibraryAdminService {
             path: format!("{:?} at {}", settings.alias, root.display()),
             detail: e.to_string(),
         })?;
-        Ok(Response::new(page(&records, &r.page_token, size)?))
+        Ok((settings, records))
+    }
+
+    /// The records of a list of kind `kind`; another kind is refused.
+    async fn list_records(
+        &self,
+        r: &ListViewRequest,
+        kind: LibraryKind,
+    ) -> Result<Vec<ItemRecord>, ApiError> {
+        let (settings, records) = self.records(&r.alias, r.local).await?;
+        if settings.kind != kind {
+            return Err(ApiError::FailedPrecondition {
+                detail: format!(
+                    "library {:?} is a {}, not a {}",
+                    settings.alias,
+                    crate::convert::enum_name(&settings.kind),
+                    crate::convert::enum_name(&kind)
+                ),
+            });
+        }
+        Ok(records)
     }
 }

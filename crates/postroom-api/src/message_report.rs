@@ -11,7 +11,7 @@ use postroom_core::{FarmState, MessageKey, Outcome, Timestamp};
 use postroom_library::{read_item, read_items, QuarantineEntry};
 
 use crate::error::ApiError;
-use crate::library_service::item;
+use crate::items_view::{item, Placement};
 use crate::proto::{MessageState, QuarantinedEntry};
 
 /// What the farm state knows about one key.
@@ -111,12 +111,12 @@ pub(crate) fn attach_files(
         })?;
         if let Some(record) = found {
             if m.subject.is_empty() && m.sender.is_empty() {
-                let shown = item(&record);
+                let shown = item(&record, &Placement::default());
                 m.subject = shown.subject.clone();
                 m.sender = shown.sender.clone();
                 m.message_id = shown.message_id.clone();
             }
-            let mut shown = item(&record);
+            let mut shown = item(&record, &Placement::default());
             shown.files = shown
                 .files
                 .iter()

@@ -7,9 +7,11 @@
 //! [`Timestamp`] inside each command.
 
 pub mod address;
+pub mod calendar;
 pub mod cluster;
 pub mod config;
 pub mod config_diff;
+pub mod discussion;
 mod error;
 mod headers;
 pub mod key;

@@ -105,6 +105,33 @@ pub enum LibraryKind {
     PictureLibrary,
     /// Attachments as files (InfoPath forms are XML attachments).
     FormLibrary,
+    /// An item per message: title = subject, the (sanitised) body,
+    /// attachments attached to the item.
+    Announcements,
+    /// Events from `text/calendar` invitations, keyed on their `UID`;
+    /// other mail is quarantined.
+    Calendar,
+    /// A post per message, threaded by conversation.
+    DiscussionBoard,
+    /// A post per message, inline images kept and referenced.
+    Blog,
+}
+
+impl LibraryKind {
+    /// Every kind, as written in the config.
+    pub const NAMES: &'static str = "document_library, picture_library, form_library, announcements, calendar, discussion_board, blog";
+
+    /// A list whose items are records with fields and attachments, each
+    /// item's files in a folder of its own (not a library of files).
+    pub fn is_list(self) -> bool {
+        matches!(
+            self,
+            LibraryKind::Announcements
+                | LibraryKind::Calendar
+                | LibraryKind::DiscussionBoard
+                | LibraryKind::Blog
+        )
+    }
 }
 
 /// Where a document library puts a message's attachments.

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::durable;
 use crate::LibraryError;
+use postroom_core::list_item::ListItem;
 use postroom_core::names::is_safe_component;
 use postroom_core::MessageHeaders;
 
@@ -31,6 +32,10 @@ pub struct ItemMetadata {
     /// so that the record says what the message held.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_filed: Vec<String>,
+    /// A list's item fields (announcements, calendar, discussion board,
+    /// blog); `None` in a library of files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<ListItem>,
 }
 
 /// One file of a message: an attachment as sent (the name is made safe here).
@@ -223,6 +228,7 @@ mod tests {
             envelope_sender: "a@x".into(),
             envelope_recipients: vec!["l@d".into()],
             not_filed: Vec::new(),
+            item: None,
         };
         let record = ItemRecord::writing(&meta, "docs", vec!["a.pdf".into()]);
         let value: serde_json::Value =

@@ -8,6 +8,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use postroom_core::config::{AttachmentFolders, LibrarySettings};
+use postroom_core::MessageKey;
 
 use crate::durable::{self, Existing};
 use crate::item::{join_planned, ItemToFile};
@@ -62,9 +63,13 @@ pub(crate) struct Reserved {
     cursors: HashMap<(String, String), usize>,
 }
 
-/// The item's folder under the library root, by the library's setting.
+/// The item's folder under the library root: a list item's own folder, or
+/// by the library's setting.
 fn item_folder(settings: &LibrarySettings, item: &ItemToFile<'_>) -> Option<String> {
     let meta = &item.meta;
+    if settings.kind.is_list() {
+        return Some(list_item_folder(&meta.message_key));
+    }
     match settings.attachment_folders {
         AttachmentFolders::Root => None,
         AttachmentFolders::Subject => Some(safe_component(
@@ -78,6 +83,33 @@ fn item_folder(settings: &LibrarySettings, item: &ItemToFile<'_>) -> Option<Stri
             Some(safe_component(sender, "unknown sender"))
         }
     }
+}
+
+/// The folder of a list item's files (attachments, inline images, the
+/// original): named after its message key, like SharePoint's
+/// `Attachments/<item id>`.
+pub fn list_item_folder(key: &MessageKey) -> String {
+    key.short()
+}
+
+/// The names a list item's files get in its own (new, empty) folder: each
+/// made safe, repeats numbered ` (1)`, ` (2)` ... case-insensitively, the
+/// way [`plan_new`] plans them; so a body can reference a file before it is
+/// filed.
+pub fn list_item_names<'n>(names: impl IntoIterator<Item = &'n str>) -> Vec<String> {
+    let mut own: HashSet<String> = HashSet::new();
+    names
+        .into_iter()
+        .map(|raw| {
+            let base = safe_component(raw, "attachment");
+            let free = candidates(&base)
+                .take(MAX_NAME_TRIES)
+                .find(|c| !own.contains(&c.to_lowercase()));
+            let name = free.unwrap_or_else(|| base.clone());
+            own.insert(name.to_lowercase());
+            name
+        })
+        .collect()
 }
 
 fn non_empty(s: Option<&str>) -> Option<&str> {

@@ -18,6 +18,9 @@ pub struct Attachment {
     pub content_type: String,
     /// Decoded bytes (transfer encoding removed, charset untouched).
     pub content: Vec<u8>,
+    /// The part's `Content-ID` without angle brackets (what a `cid:` URL in
+    /// the HTML body names); `None` for files unpacked from a wrapper.
+    pub content_id: Option<String>,
 }
 
 /// Every part `mail-parser` reports as an attachment, in order. The
@@ -35,6 +38,7 @@ pub(crate) fn collect_attachments(mut message: Message<'_>) -> Vec<Attachment> {
         let given = continued_name(&message, part);
         let name = given.as_deref().or(part.attachment_name()).unwrap_or("");
         let file_name = safe_file_name(name, &derived);
+        let content_id = part.content_id().and_then(bare_id);
         let content = match text_as_sent(&message, part) {
             Some(original) => original,
             None => take_contents(&mut message, id),
@@ -43,9 +47,19 @@ pub(crate) fn collect_attachments(mut message: Message<'_>) -> Vec<Attachment> {
             file_name,
             content_type,
             content,
+            content_id,
         });
     }
     attachments
+}
+
+/// A message or content id without its angle brackets and surrounding
+/// whitespace; `None` when nothing is left.
+pub(crate) fn bare_id(id: &str) -> Option<String> {
+    let id = id.trim();
+    let id = id.strip_prefix('<').unwrap_or(id);
+    let id = id.strip_suffix('>').unwrap_or(id).trim();
+    (!id.is_empty()).then(|| id.to_string())
 }
 
 /// A name given with RFC 2231 continuations (`filename*0*=...`), which
@@ -85,7 +99,7 @@ fn take_contents(message: &mut Message<'_>, id: usize) -> Vec<u8> {
 /// (RFC 2045), or `message/rfc822` when mail-parser parsed it as a message; a
 /// type without subtype (`Content-Type: text`) becomes `text/plain` for
 /// `text` and `application/octet-stream` otherwise.
-fn content_type(part: &MessagePart<'_>) -> String {
+pub(crate) fn content_type(part: &MessagePart<'_>) -> String {
     match part.content_type() {
         Some(ct) => match ct.subtype().map(str::trim).filter(|s| !s.is_empty()) {
             Some(subtype) => format!("{}/{}", ct.ctype().trim(), subtype).to_ascii_lowercase(),

@@ -45,6 +45,47 @@ pub enum MailError {
         /// Length of the input in bytes.
         len: usize,
     },
+    /// The calendar data has no `BEGIN:VCALENDAR` component.
+    #[error("no VCALENDAR in the calendar data ({len} bytes)")]
+    NoCalendar {
+        /// Length of the calendar data in bytes.
+        len: usize,
+    },
+    /// The calendar has no `VEVENT` (only to-dos, time zones ...).
+    #[error("no VEVENT in the calendar")]
+    NoEvent,
+    /// A `VEVENT` lacks its `UID`.
+    #[error("event {number} (summary {summary:?}) has no UID")]
+    EventWithoutUid {
+        /// The event's position among the calendar's events, from 1.
+        number: usize,
+        /// Its `SUMMARY` (shortened when very long), empty when absent.
+        summary: String,
+    },
+    /// A `SEQUENCE` is not a number from 0 to 4294967295.
+    #[error("invalid SEQUENCE {value:?} in event {uid:?}: not a number from 0 to 4294967295")]
+    InvalidSequence {
+        /// The event's `UID` (shortened when very long).
+        uid: String,
+        /// The offending value (shortened when very long).
+        value: String,
+    },
+    /// Calendar components are nested deeper than the reader accepts.
+    #[error("calendar components nested deeper than {max} levels (at {component:?}, line {line})")]
+    CalendarTooDeep {
+        /// The deepest nesting accepted.
+        max: usize,
+        /// The component that went too deep (shortened when very long).
+        component: String,
+        /// Its content line number, from 1.
+        line: usize,
+    },
+    /// The calendar has more content lines than the reader accepts.
+    #[error("calendar has more than {max} content lines")]
+    CalendarTooLong {
+        /// The most content lines accepted.
+        max: usize,
+    },
 }
 
 /// Shortens `value` for quoting in an error message.

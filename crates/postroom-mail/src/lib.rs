@@ -7,7 +7,11 @@
 //! - [`parse_drop_file`] splits a drop-folder file (IIS SMTP, System.Net.Mail
 //!   pickup, Exchange drop directory, or a plain RFC 5322 message) into its
 //!   [`Envelope`] and the message bytes.
-//! - [`parse_message`] extracts metadata and attachments with `mail-parser`.
+//! - [`parse_message`] extracts metadata, bodies, threading headers, the
+//!   calendar part and attachments with `mail-parser`.
+//! - [`read_invitation`] reads the events of a `text/calendar` part.
+//! - [`sanitize_html`] makes an HTML body safe to show, `cid:` images
+//!   pointing at their saved files.
 //! - [`split_own_trace`] separates postroom's own `Received:` field (not part
 //!   of the message key) from the message as sent.
 //! - [`safe_file_name`] makes one file-name component safe for a document
@@ -19,6 +23,8 @@ mod binhex;
 mod dsn;
 mod envelope;
 mod error;
+mod html;
+mod ics;
 mod lines;
 mod message;
 mod rfc2231;
@@ -35,6 +41,8 @@ pub use binhex::{decode_binhex, BinHexError, BinHexFile};
 pub use dsn::{header_of, refusal_notice, Refused};
 pub use envelope::{parse_drop_file, DropFile, Envelope, EnvelopeSource};
 pub use error::MailError;
+pub use html::sanitize_html;
+pub use ics::read_invitation;
 pub use lines::header_values;
 pub use message::{parse_message, ParsedMessage};
 pub use postroom_core::names::safe_file_name;

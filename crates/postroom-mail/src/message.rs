@@ -1,17 +1,34 @@
-//! Message metadata: [`parse_message`] reads ids, addresses, subject, date
-//! and attachments of an RFC 5322 message with `mail-parser`.
+//! Message metadata: [`parse_message`] reads ids, addresses, subject, date,
+//! bodies, threading headers, the calendar part and attachments of an
+//! RFC 5322 message with `mail-parser`.
 
-use mail_parser::{Address, MessageParser};
+use mail_parser::{Address, HeaderValue, Message, MessageParser, PartType};
 use postroom_core::MessageHeaders;
 
-use crate::attachment::{collect_attachments, Attachment};
+use crate::attachment::{bare_id, collect_attachments, content_type, Attachment};
 use crate::error::MailError;
 use crate::unpack::{unpack, uuencoded};
 
-/// Headers and attachments of a message (from mail-parser).
+/// Headers, bodies and attachments of a message (from mail-parser).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedMessage {
     pub headers: MessageHeaders,
+    /// The first `text/html` body part, decoded to text (`None` when the
+    /// message has only a plain-text body: none is made up from it).
+    pub body_html: Option<String>,
+    /// The first `text/plain` body part, decoded to text (`None` when the
+    /// message has only an HTML body: none is made up from it).
+    pub body_text: Option<String>,
+    /// `In-Reply-To` ids, without angle brackets.
+    pub in_reply_to: Vec<String>,
+    /// `References` ids, oldest first, without angle brackets.
+    pub references: Vec<String>,
+    /// The `Thread-Index` header (Outlook) as sent, unfolded and trimmed.
+    pub thread_index: Option<String>,
+    /// The first `text/calendar` part anywhere in the message (body
+    /// alternative or attachment), transfer encoding removed and text
+    /// decoded to UTF-8; nested messages are not searched.
+    pub calendar: Option<Vec<u8>>,
     /// Attachments in MIME order, wrappers (TNEF `winmail.dat`, BinHex)
     /// replaced by the files inside, then the files uuencoded in text bodies.
     pub attachments: Vec<Attachment>,
@@ -51,15 +68,57 @@ pub fn parse_message(bytes: &[u8]) -> Result<ParsedMessage, MailError> {
         .filter(|part| !part.is_message())
         .map(|part| part.contents().to_vec())
         .collect();
+    let body_html = message
+        .html_bodies()
+        .find(|part| part.is_text_html())
+        .and_then(|part| part.text_contents())
+        .map(str::to_string);
+    let body_text = message
+        .text_bodies()
+        .find(|part| matches!(part.body, PartType::Text(_)))
+        .and_then(|part| part.text_contents())
+        .map(str::to_string);
+    let in_reply_to = ids(message.in_reply_to());
+    let references = ids(message.references());
+    let thread_index = thread_index(&message);
+    let calendar = message
+        .parts
+        .iter()
+        .find(|part| content_type(part) == "text/calendar")
+        .map(|part| part.contents().to_vec());
     let (mut attachments, mut problems) = unpack(collect_attachments(message));
     let (uu_files, uu_problems) = uuencoded(&bodies, attachments.len());
     attachments.extend(uu_files);
     problems.extend(uu_problems);
     Ok(ParsedMessage {
         headers,
+        body_html,
+        body_text,
+        in_reply_to,
+        references,
+        thread_index,
+        calendar,
         attachments,
         problems,
     })
+}
+
+/// The ids of an `In-Reply-To` or `References` header, without angle
+/// brackets.
+fn ids(value: &HeaderValue<'_>) -> Vec<String> {
+    value
+        .as_text_list()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|id| bare_id(id))
+        .collect()
+}
+
+/// The `Thread-Index` header value, line breaks of folding removed.
+fn thread_index(message: &Message<'_>) -> Option<String> {
+    let raw = message.header_raw("Thread-Index")?;
+    let unfolded: String = raw.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+    non_empty(&unfolded)
 }
 
 fn non_empty(value: &str) -> Option<String> {

@@ -49,6 +49,7 @@ pub(crate) fn unpack(attachments: Vec<Attachment>) -> (Vec<Attachment>, Vec<Stri
                         file_name: safe_file_name(&file.name, &derived),
                         content_type: "application/octet-stream".to_string(),
                         content: file.data,
+                        content_id: None,
                     });
                 }
                 Err(e) => {
@@ -72,6 +73,7 @@ pub(crate) fn unpack(attachments: Vec<Attachment>) -> (Vec<Attachment>, Vec<Stri
                         file_name: safe_file_name(&f.name, &derived),
                         content_type: "application/octet-stream".to_string(),
                         content: f.data,
+                        content_id: None,
                     });
                 }
             }
@@ -98,6 +100,7 @@ pub(crate) fn uuencoded(bodies: &[Vec<u8>], number_from: usize) -> (Vec<Attachme
                         file_name: safe_file_name(&b.name, &derived),
                         content_type: "application/octet-stream".to_string(),
                         content: b.data,
+                        content_id: None,
                     });
                 }
                 Err(e) => problems.push(e.to_string()),

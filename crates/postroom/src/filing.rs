@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use postroom_core::config::{FarmConfig, LibrarySettings};
+use postroom_core::config::{FarmConfig, LibraryKind, LibrarySettings};
+use postroom_core::list_item::Invitation;
 use postroom_core::policy::{refuses_sender, AcceptFrom, Sender};
 use postroom_core::route::{route, route_recipient, RecipientRoute, RefusalReason};
 use postroom_core::{MessageAbout, MessageKey, Outcome};
@@ -18,6 +19,7 @@ use postroom_mail::{parse_message, Attachment, ParsedMessage};
 use tracing::{info, info_span, warn};
 
 use crate::intake::Received;
+use crate::list_items::{self, list_item};
 use crate::notices::Notice;
 use crate::sender::sender;
 
@@ -79,6 +81,8 @@ struct Plan {
     /// The attachments inside attached messages, for the libraries that
     /// file them too (`expand_attached_messages`).
     inner: Vec<Attachment>,
+    /// The meeting invitation, read when a calendar is among the libraries.
+    invitation: Option<Result<Invitation, String>>,
 }
 
 /// File a batch of claimed messages; one [`Step`] per message, in order.
@@ -92,6 +96,7 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
                 quarantine: Some(("filing_failed", format!("filing failed repeatedly: {last}"))),
                 refused: Vec::new(),
                 inner: Vec::new(),
+                invitation: None,
             },
             None => plan(ctx.config, m),
         })
@@ -279,6 +284,7 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
             quarantine,
             refused,
             inner: Vec::new(),
+            invitation: None,
         };
     }
     let parsed = std::panic::catch_unwind(|| parse_message(m.message()));
@@ -309,8 +315,14 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
                     format!("farm.accept_authenticated_only is on and {why_not}"),
                 )
             } else {
+                let calendar = route.libraries.iter().any(|alias| {
+                    config
+                        .library_by_alias(alias)
+                        .is_some_and(|l| l.kind == LibraryKind::Calendar)
+                });
                 let mut plan = Plan {
                     libraries: route.libraries,
+                    invitation: calendar.then(|| list_items::invitation(&parsed)),
                     parsed: Some(parsed),
                     quarantine,
                     refused,
@@ -333,6 +345,7 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
         quarantine: Some(failure),
         refused: Vec::new(),
         inner: Vec::new(),
+        invitation: None,
     }
 }
 
@@ -380,6 +393,7 @@ fn apply_library_rules(config: &FarmConfig, m: &Received, sender: &Sender, plan:
                 .collect();
             refuses_sender(&lib.alias, lib.accept_from, &lib.members, sender)
                 .or_else(|| lib.refuses(message_len, &sizes))
+                .or_else(|| list_items::refusal(lib, plan.invitation.as_ref()))
         });
         match refusal {
             Some(refusal) => {
@@ -425,7 +439,6 @@ fn item_to_file<'a>(
     plan: &'a Plan,
 ) -> ItemToFile<'a> {
     let parsed = plan.parsed.as_ref();
-    let mut attachments = Vec::new();
     let mut not_filed = Vec::new();
     let inner = if lib.expand_attached_messages {
         plan.inner.as_slice()
@@ -433,18 +446,24 @@ fn item_to_file<'a>(
         &[]
     };
     let outer = parsed.map(|p| p.attachments.as_slice()).unwrap_or_default();
+    let mut filed: Vec<&Attachment> = Vec::new();
     for a in outer.iter().chain(inner) {
         match lib.files_attachment(&a.content_type, &a.file_name) {
-            Ok(()) => attachments.push(FileToWrite {
-                name: &a.file_name,
-                content: &a.content,
-            }),
+            Ok(()) => filed.push(a),
             Err(why) => {
                 info!(message_key = %m.key, library = %lib.alias, file = %a.file_name, content_type = %a.content_type, why, "attachment not filed in this library");
                 not_filed.push(format!("{}: {why}", a.file_name));
             }
         }
     }
+    let attachments = filed
+        .iter()
+        .map(|a| FileToWrite {
+            name: &a.file_name,
+            content: &a.content,
+        })
+        .collect();
+    let item = parsed.and_then(|p| list_item(lib, &m.key, p, &filed, plan.invitation.as_ref()));
     let meta = ItemMetadata {
         message_key: m.key,
         headers: parsed.map(|p| p.headers.clone()).unwrap_or_default(),
@@ -452,6 +471,7 @@ fn item_to_file<'a>(
         envelope_sender: m.envelope.sender.clone(),
         envelope_recipients: m.envelope.recipients.clone(),
         not_filed,
+        item,
     };
     ItemToFile {
         meta,

@@ -20,7 +20,8 @@ pub struct LibraryFlags {
     /// Display name, e.g. "Shared Documents" (unique in the farm).
     #[arg(long)]
     name: Option<String>,
-    /// The list kind: document_library.
+    /// The list kind: document_library, picture_library, form_library,
+    /// announcements, calendar, discussion_board or blog.
     #[arg(long)]
     kind: Option<String>,
     /// Where attachments go: root, subject (a folder per subject) or sender.

@@ -14,6 +14,8 @@ mod handoff;
 mod intake;
 mod lease;
 mod library_cmd;
+mod list_cmd;
+mod list_items;
 mod message_cmd;
 mod node;
 mod notices;
@@ -60,6 +62,10 @@ enum Cmd {
     Serve(ConfigArgs),
     /// List the items filed in a library, newest first (asks a running node).
     Items(library_cmd::ItemsArgs),
+    /// A calendar's events: one per UID, at its latest update (asks a running node).
+    Events(list_cmd::ListViewArgs),
+    /// A discussion board's threads, the latest active first (asks a running node).
+    Threads(list_cmd::ListViewArgs),
     /// Mail-enabled libraries: add, change, remove, show, list (asks a running node).
     #[command(subcommand)]
     Library(library_cmd::LibraryCmd),
@@ -119,6 +125,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Apply(args) => return farm_cmd::apply(args),
         Cmd::Library(cmd) => return library_cmd::run(cmd),
         Cmd::Items(args) => return library_cmd::items(args),
+        Cmd::Events(args) => return list_cmd::events(args),
+        Cmd::Threads(args) => return list_cmd::threads(args),
         Cmd::Quarantine(cmd) => return message_cmd::quarantine(cmd),
         Cmd::Message(cmd) => return message_cmd::message(cmd),
         Cmd::Activity(args) => return message_cmd::activity(args),

@@ -309,3 +309,38 @@ fn a_batch_of_a_thousand_small_items() {
         .all(|o| matches!(o, Ok(FileOutcome::AlreadyFiled(_)))));
     eprintln!("re-filed (all already filed) in {:?}", start.elapsed());
 }
+
+#[test]
+fn a_list_item_files_into_its_own_folder_under_the_names_planned_for_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = settings(AttachmentFolders::Subject);
+    s.kind = postroom_core::config::LibraryKind::Announcements;
+    s.save_original = true;
+    let lib = open(tmp.path(), s);
+    let mut m = meta("l1", Some("Party"));
+    m.item = Some(postroom_core::list_item::ListItem::Announcement(
+        postroom_core::list_item::Post {
+            title: "Party".into(),
+            body_html: Some("<p>Friday</p>".into()),
+            body_text: None,
+        },
+    ));
+    let attachments: &[(&str, &[u8])] = &[
+        ("image001.png", b"one"),
+        ("IMAGE001.PNG", b"two"),
+        ("../x", b"three"),
+    ];
+    let r = lib.file_batch(&[item(m.clone(), attachments)]);
+    let rec = filed(&r[0]);
+    let folder = crate::list_item_folder(&key("l1"));
+    let names = crate::list_item_names(attachments.iter().map(|(n, _)| *n));
+    let expected: Vec<String> = names.iter().map(|n| format!("{folder}/{n}")).collect();
+    assert_eq!(rec.files[..3], expected[..]);
+    assert_eq!(names[1], "IMAGE001 (1).PNG");
+    assert!(rec.files[3].starts_with(&format!("{folder}/Party")));
+    assert_eq!(rec.meta.item, m.item);
+    // A second list item with the same attachment names: its own folder, same names.
+    let r = lib.file_batch(&[item(meta("l2", Some("Party")), attachments)]);
+    let other = crate::list_item_folder(&key("l2"));
+    assert_eq!(filed(&r[0]).files[0], format!("{other}/image001.png"));
+}

@@ -45,6 +45,7 @@ pub(super) fn meta(seed: &str, subject: Option<&str>) -> ItemMetadata {
         envelope_sender: "sender@example.com".to_string(),
         envelope_recipients: vec!["documents@localhost".to_string()],
         not_filed: Vec::new(),
+        item: None,
     }
 }
 
