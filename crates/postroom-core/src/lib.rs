@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod cluster;
 pub mod config;
 pub mod config_diff;
+pub mod content;
 pub mod discussion;
 mod error;
 mod headers;

@@ -51,6 +51,12 @@
 //! A temporary file removed under a worker (the worker that finished the key
 //! cleans up stale temporaries of it) makes that worker re-read the record:
 //! `done` means another worker finished the item.
+//!
+//! A file's bytes may come in pieces ([`FileContent::Pieces`]: an attachment
+//! decoded from the raw message as it is written). Nothing above changes:
+//! the temporary file is complete before barrier 1, "holds our bytes"
+//! compares the length, then the pieces against the file, and the pieces
+//! are a pure function of the message, the same for every attempt.
 
 use std::collections::{HashMap, HashSet};
 use std::os::fd::AsFd;
@@ -62,8 +68,8 @@ use postroom_core::MessageKey;
 use crate::clock::{self, now_rfc3339};
 use crate::durable;
 use crate::item::{
-    encode_record, join_planned, read_record, record_name, split_planned, FileOutcome, ItemRecord,
-    ItemState, ItemToFile,
+    encode_record, join_planned, read_record, record_name, split_planned, FileContent, FileOutcome,
+    ItemRecord, ItemState, ItemToFile,
 };
 use crate::plan::{place, plan_new, Folders, Reserved, Spot};
 use crate::store::Dirs;
@@ -77,7 +83,7 @@ struct Work<'a> {
     key: MessageKey,
     /// The `writing` record (ours or adopted); its `files` become the final names.
     record: ItemRecord,
-    contents: Vec<&'a [u8]>,
+    contents: Vec<FileContent<'a>>,
     /// Temporary file of each content in `.postroom/tmp`, until consumed.
     temps: Vec<Option<String>>,
     /// Our new record's temporary file, until renamed into place.
@@ -249,9 +255,9 @@ fn start<'a>(
     item: &ItemToFile<'a>,
 ) -> Result<Start<'a>, LibraryError> {
     let key = item.meta.message_key;
-    let mut contents: Vec<&'a [u8]> = item.attachments.iter().map(|a| a.content).collect();
+    let mut contents: Vec<FileContent<'a>> = item.attachments.iter().map(|a| a.content).collect();
     if settings.save_original {
-        contents.push(item.original);
+        contents.push(FileContent::Bytes(item.original));
     }
     let existing = read_record(dirs.items.as_fd(), &dirs.items_path(), &key)?;
     let (record, record_tmp) = match existing {
@@ -292,7 +298,7 @@ fn start<'a>(
     let nonce = clock::nonce();
     for (i, content) in work.contents.iter().enumerate() {
         let tmp = format!("{key}-{nonce}-{i}");
-        if let Err(e) = durable::write_new(dirs.tmp.as_fd(), &tmp, content) {
+        if let Err(e) = durable::write_new_content(dirs.tmp.as_fd(), &tmp, *content) {
             // Remove what this item wrote so far before giving up on it.
             let _ = durable::remove_at(dirs.tmp.as_fd(), &tmp);
             cleanup(dirs, std::slice::from_mut(&mut work));

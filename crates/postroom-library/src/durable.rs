@@ -16,6 +16,8 @@ use std::path::Path;
 use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
+use crate::item::FileContent;
+
 /// Mode for new files and folders (the umask still applies).
 const FILE_MODE: u32 = 0o666;
 const DIR_MODE: u32 = 0o777;
@@ -46,10 +48,20 @@ pub(crate) fn ensure_subdir(parent: BorrowedFd<'_>, name: &str) -> io::Result<Ow
 
 /// Create `name` in `dir` (it must not exist) and write `bytes`; no fsync.
 pub(crate) fn write_new(dir: BorrowedFd<'_>, name: &str, bytes: &[u8]) -> io::Result<File> {
+    write_new_content(dir, name, FileContent::Bytes(bytes))
+}
+
+/// Create `name` in `dir` (it must not exist) and write `content` piece by
+/// piece as it is produced; no fsync.
+pub(crate) fn write_new_content(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    content: FileContent<'_>,
+) -> io::Result<File> {
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(FILE_MODE))?;
     let mut file = File::from(fd);
-    file.write_all(bytes)?;
+    content.pieces(&mut |piece| file.write_all(piece))?;
     Ok(file)
 }
 
@@ -155,8 +167,13 @@ pub(crate) fn read_only(dir: BorrowedFd<'_>, name: &str) -> io::Result<File> {
     )?))
 }
 
-/// Compare the file `name` in `dir` with `bytes`, reading it in chunks.
-pub(crate) fn compare_at(dir: BorrowedFd<'_>, name: &str, bytes: &[u8]) -> io::Result<Existing> {
+/// Compare the file `name` in `dir` with `content`, reading the file in
+/// chunks as the content's pieces come (neither is held whole).
+pub(crate) fn compare_at(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    content: FileContent<'_>,
+) -> io::Result<Existing> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let fd = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
         Ok(fd) => fd,
@@ -169,23 +186,38 @@ pub(crate) fn compare_at(dir: BorrowedFd<'_>, name: &str, bytes: &[u8]) -> io::R
     };
     let mut file = File::from(fd);
     let meta = file.metadata()?;
-    if !meta.is_file() || meta.len() != bytes.len() as u64 {
+    if !meta.is_file() || meta.len() != content.len() {
         return Ok(Existing::Different);
     }
     let mut buf = vec![0u8; 64 * 1024];
-    let mut offset = 0usize;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
+    let mut differs = false;
+    let compared = content.pieces(&mut |mut piece| {
+        while !piece.is_empty() {
+            let n = piece.len().min(buf.len());
+            let (ours, rest) = piece.split_at(n);
+            let theirs = buf.get_mut(..n).unwrap_or_default();
+            match file.read_exact(theirs) {
+                Ok(()) if theirs == ours => piece = rest,
+                Ok(()) => {
+                    differs = true;
+                    return Err(io::Error::other("the bytes differ"));
+                }
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    differs = true;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            }
         }
-        let end = offset + n;
-        if end > bytes.len() || buf[..n] != bytes[offset..end] {
-            return Ok(Existing::Different);
-        }
-        offset = end;
+        Ok(())
+    });
+    if differs {
+        return Ok(Existing::Different);
     }
-    Ok(if offset == bytes.len() {
+    compared?;
+    // Longer than when we looked (it is being written to): not ours.
+    let mut one = [0u8; 1];
+    Ok(if file.read(&mut one)? == 0 {
         Existing::Same
     } else {
         Existing::Different
@@ -229,22 +261,13 @@ mod tests {
         write_new(dir.as_fd(), "b", b"two").unwrap();
         assert!(write_new(dir.as_fd(), "a", b"again").is_err());
         assert!(!rename_noreplace(dir.as_fd(), "a", dir.as_fd(), "b").unwrap());
-        assert_eq!(
-            compare_at(dir.as_fd(), "b", b"two").unwrap(),
-            Existing::Same
-        );
-        assert_eq!(
-            compare_at(dir.as_fd(), "b", b"tw").unwrap(),
-            Existing::Different
-        );
-        assert_eq!(
-            compare_at(dir.as_fd(), "b", b"twx").unwrap(),
-            Existing::Different
-        );
-        assert_eq!(
-            compare_at(dir.as_fd(), "c", b"two").unwrap(),
-            Existing::Missing
-        );
+        let compare = |name: &str, bytes: &[u8]| {
+            compare_at(dir.as_fd(), name, FileContent::Bytes(bytes)).unwrap()
+        };
+        assert_eq!(compare("b", b"two"), Existing::Same);
+        assert_eq!(compare("b", b"tw"), Existing::Different);
+        assert_eq!(compare("b", b"twx"), Existing::Different);
+        assert_eq!(compare("c", b"two"), Existing::Missing);
         assert!(rename_noreplace(dir.as_fd(), "a", dir.as_fd(), "c").unwrap());
         assert!(!exists_at(dir.as_fd(), "a").unwrap());
         assert_eq!(read_at(dir.as_fd(), "c").unwrap().unwrap(), b"one");

@@ -1,5 +1,6 @@
 //! What is filed and what is remembered about it: the input types
-//! ([`ItemToFile`], [`ItemMetadata`], [`FileToWrite`]), the result
+//! ([`ItemToFile`], [`ItemMetadata`], [`FileToWrite`] and its
+//! [`FileContent`]), the result
 //! ([`FileOutcome`]) and the item record ([`ItemRecord`]) — one JSON file per
 //! message key under `<library>/.postroom/items/<key>.json`, which is at once
 //! the per-key lock, the plan of file names and what `postroom items --json`
@@ -8,6 +9,7 @@
 use std::os::fd::BorrowedFd;
 use std::path::Path;
 
+use postroom_core::content::FileBytes;
 use postroom_core::MessageKey;
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +44,59 @@ pub struct ItemMetadata {
 #[derive(Debug, Clone, Copy)]
 pub struct FileToWrite<'a> {
     pub name: &'a str,
-    pub content: &'a [u8],
+    pub content: FileContent<'a>,
+}
+
+/// The bytes of a file to write: in memory, or produced piece by piece as
+/// they are written (a large attachment decoded from the raw message), so
+/// they need not be in memory at once. Either way the same bytes every time.
+#[derive(Clone, Copy)]
+pub enum FileContent<'a> {
+    /// The bytes themselves.
+    Bytes(&'a [u8]),
+    /// Bytes handed out in pieces.
+    Pieces(&'a dyn FileBytes),
+}
+
+impl FileContent<'_> {
+    /// How many bytes there are.
+    pub fn len(&self) -> u64 {
+        match self {
+            FileContent::Bytes(bytes) => bytes.len() as u64,
+            FileContent::Pieces(pieces) => pieces.byte_len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Hand the bytes to `sink`, in order; stop at its first error.
+    pub(crate) fn pieces(
+        &self,
+        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        match self {
+            FileContent::Bytes(bytes) => sink(bytes),
+            FileContent::Pieces(pieces) => pieces.pieces(sink),
+        }
+    }
+}
+
+impl Default for FileContent<'_> {
+    fn default() -> Self {
+        FileContent::Bytes(&[])
+    }
+}
+
+impl std::fmt::Debug for FileContent<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileContent::Bytes(bytes) => write!(f, "Bytes({} bytes)", bytes.len()),
+            FileContent::Pieces(pieces) => write!(f, "Pieces({} bytes)", pieces.byte_len()),
+        }
+    }
 }
 
 /// One message to file.

@@ -28,7 +28,9 @@ mod store;
 mod tests;
 
 pub use error::LibraryError;
-pub use item::{FileOutcome, FileToWrite, ItemMetadata, ItemRecord, ItemState, ItemToFile};
+pub use item::{
+    FileContent, FileOutcome, FileToWrite, ItemMetadata, ItemRecord, ItemState, ItemToFile,
+};
 pub use plan::{list_item_folder, list_item_names};
 pub use quarantine::{Quarantine, QuarantineEntry, QuarantineReason};
 pub use store::{read_item, read_items, Library};

@@ -11,7 +11,7 @@ use postroom_core::config::{AttachmentFolders, LibrarySettings};
 use postroom_core::MessageKey;
 
 use crate::durable::{self, Existing};
-use crate::item::{join_planned, ItemToFile};
+use crate::item::{join_planned, FileContent, ItemToFile};
 use crate::names::candidates;
 use crate::store::Dirs;
 use crate::LibraryError;
@@ -211,7 +211,7 @@ pub(crate) fn place(
     spot: &Spot<'_>,
     planned: &str,
     skip: &HashSet<String>,
-    content: &[u8],
+    content: FileContent<'_>,
     overwrite: bool,
 ) -> Result<Option<String>, LibraryError> {
     let io_err =

@@ -13,7 +13,8 @@ use postroom_core::policy::{refuses_sender, AcceptFrom, Sender};
 use postroom_core::route::{route, route_recipient, RecipientRoute, RefusalReason};
 use postroom_core::{MessageAbout, MessageKey, Outcome};
 use postroom_library::{
-    FileOutcome, FileToWrite, ItemMetadata, ItemToFile, Library, Quarantine, QuarantineReason,
+    FileContent, FileOutcome, FileToWrite, ItemMetadata, ItemToFile, Library, Quarantine,
+    QuarantineReason,
 };
 use postroom_mail::{parse_message, Attachment, ParsedMessage};
 use tracing::{info, info_span, warn};
@@ -460,7 +461,7 @@ fn item_to_file<'a>(
         .iter()
         .map(|a| FileToWrite {
             name: &a.file_name,
-            content: &a.content,
+            content: FileContent::Bytes(&a.content),
         })
         .collect();
     let item = parsed.and_then(|p| list_item(lib, &m.key, p, &filed, plan.invitation.as_ref()));

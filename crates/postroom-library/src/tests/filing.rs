@@ -344,3 +344,58 @@ fn a_list_item_files_into_its_own_folder_under_the_names_planned_for_it() {
     let other = crate::list_item_folder(&key("l2"));
     assert_eq!(filed(&r[0]).files[0], format!("{other}/image001.png"));
 }
+
+/// Bytes handed out a few at a time, like an attachment decoded as it is
+/// written.
+struct Drip(Vec<u8>);
+
+impl postroom_core::content::FileBytes for Drip {
+    fn byte_len(&self) -> u64 {
+        self.0.len() as u64
+    }
+
+    fn pieces(&self, sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+        self.0.chunks(7_777).try_for_each(sink)
+    }
+}
+
+#[test]
+fn content_in_pieces_is_written_and_recognised_piece_by_piece() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = open(tmp.path(), settings(AttachmentFolders::Root));
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let drip = Drip(big.clone());
+    let mut other = big.clone();
+    *other.last_mut().unwrap() ^= 1;
+    // Another item took the name with bytes of the same length.
+    std::fs::write(tmp.path().join("big.bin"), &other).unwrap();
+    // A crashed attempt planned "big.bin", and had already placed our bytes
+    // one step on.
+    let m = meta("pieces", None);
+    let record = ItemRecord::writing(&m, "documents", vec!["big.bin".into()]);
+    let path = tmp
+        .path()
+        .join(".postroom/items")
+        .join(format!("{}.json", m.message_key));
+    std::fs::write(path, crate::item::encode_record(&record).unwrap()).unwrap();
+    std::fs::write(tmp.path().join("big (1).bin"), &big).unwrap();
+    let to_file = |meta| ItemToFile {
+        meta,
+        attachments: vec![FileToWrite {
+            name: "big.bin",
+            content: FileContent::Pieces(&drip),
+        }],
+        original: b"",
+    };
+    let r = lib.file_batch(&[to_file(m.clone())]);
+    assert_eq!(filed(&r[0]).files, ["big (1).bin"]);
+    let files = visible(tmp.path());
+    assert_eq!(files.len(), 2);
+    assert_eq!(files["big (1).bin"], big);
+    assert_eq!(files["big.bin"], other);
+    // A new item writes its file from the pieces.
+    let r = lib.file_batch(&[to_file(meta("pieces 2", None))]);
+    assert_eq!(filed(&r[0]).files, ["big (2).bin"]);
+    assert_eq!(visible(tmp.path())["big (2).bin"], big);
+    assert!(temps(tmp.path()).is_empty());
+}

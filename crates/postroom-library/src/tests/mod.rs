@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use postroom_core::config::{AttachmentFolders, LibrarySettings};
 use postroom_core::MessageKey;
 
-use crate::{FileOutcome, FileToWrite, ItemMetadata, ItemRecord, ItemToFile, Library};
+use crate::{FileContent, FileOutcome, FileToWrite, ItemMetadata, ItemRecord, ItemToFile, Library};
 
 pub(super) fn settings(folders: AttachmentFolders) -> LibrarySettings {
     let mut s = LibrarySettings::document_library("Documents", "documents");
@@ -54,7 +54,10 @@ pub(super) fn item<'a>(meta: ItemMetadata, files: &[(&'a str, &'a [u8])]) -> Ite
         meta,
         attachments: files
             .iter()
-            .map(|(name, content)| FileToWrite { name, content })
+            .map(|(name, content)| FileToWrite {
+                name,
+                content: FileContent::Bytes(content),
+            })
             .collect(),
         original: b"From: bob@example.com\r\nSubject: test\r\n\r\nbody\r\n",
     }
