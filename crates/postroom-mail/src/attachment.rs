@@ -1,32 +1,53 @@
 //! Attachments: which MIME parts become [`Attachment`]s, how they are named
 //! when the message gives no name, and how their bytes are decoded.
 
+use std::collections::HashMap;
+
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
 
 use postroom_core::names::{safe_component, safe_file_name};
 
+use crate::content::Content;
 use crate::rfc2231::continued_param;
 
 /// One attachment of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attachment {
+pub struct Attachment<'m> {
     /// Already passed through [`safe_file_name`]; never empty.
     pub file_name: String,
     /// Lowercase MIME type, e.g. `application/pdf`.
     pub content_type: String,
-    /// Decoded bytes (transfer encoding removed, charset untouched).
-    pub content: Vec<u8>,
+    /// Decoded bytes (transfer encoding removed, charset untouched); a
+    /// large base64 body is decoded from the raw message when read.
+    pub content: Content<'m>,
     /// The part's `Content-ID` without angle brackets (what a `cid:` URL in
     /// the HTML body names); `None` for files unpacked from a wrapper.
     pub content_id: Option<String>,
 }
 
+impl Attachment<'_> {
+    /// The same attachment, its bytes no longer tied to the raw message
+    /// (decoded now if they were not).
+    pub fn into_owned(self) -> Attachment<'static> {
+        Attachment {
+            file_name: self.file_name,
+            content_type: self.content_type,
+            content: self.content.into_owned(),
+            content_id: self.content_id,
+        }
+    }
+}
+
 /// Every part `mail-parser` reports as an attachment, in order. The
 /// message is consumed so decoded bodies move out of it instead of being
-/// copied (a 20 MB attachment is in memory once, not twice).
-pub(crate) fn collect_attachments(mut message: Message<'_>) -> Vec<Attachment> {
+/// copied (a 20 MB attachment is in memory once, not twice); a part in
+/// `cut` (by part id) has its bytes there instead (see `lean.rs`).
+pub(crate) fn collect_attachments<'m>(
+    mut message: Message<'_>,
+    mut cut: HashMap<usize, Content<'m>>,
+) -> Vec<Attachment<'m>> {
     let ids: Vec<usize> = message.attachments.iter().map(|&id| id as usize).collect();
     let mut attachments = Vec::with_capacity(ids.len());
     for (index, id) in ids.into_iter().enumerate() {
@@ -39,9 +60,12 @@ pub(crate) fn collect_attachments(mut message: Message<'_>) -> Vec<Attachment> {
         let name = given.as_deref().or(part.attachment_name()).unwrap_or("");
         let file_name = safe_file_name(name, &derived);
         let content_id = part.content_id().and_then(bare_id);
-        let content = match text_as_sent(&message, part) {
-            Some(original) => original,
-            None => take_contents(&mut message, id),
+        let content = match cut.remove(&id) {
+            Some(content) => content,
+            None => match text_as_sent(&message, part) {
+                Some(original) => Content::Bytes(original),
+                None => Content::Bytes(take_contents(&mut message, id)),
+            },
         };
         attachments.push(Attachment {
             file_name,
@@ -191,9 +215,9 @@ mod tests {
     use super::*;
     use mail_parser::MessageParser;
 
-    fn parse(raw: &[u8]) -> Vec<Attachment> {
+    fn parse(raw: &[u8]) -> Vec<Attachment<'static>> {
         let message = MessageParser::default().parse(raw).unwrap();
-        collect_attachments(message)
+        collect_attachments(message, HashMap::new())
     }
 
     #[test]
@@ -207,9 +231,12 @@ Content-Type: text/csv\r\nContent-Disposition: attachment\r\n\r\na;b\xfc\r\nc;d\
         assert_eq!(attachments.len(), 2);
         assert_eq!(attachments[0].file_name, "l.txt");
         assert_eq!(attachments[0].content_type, "text/plain");
-        assert_eq!(attachments[0].content, b"M\xfcller");
+        assert_eq!(attachments[0].content.to_bytes().as_ref(), b"M\xfcller");
         assert_eq!(attachments[1].file_name, "attachment-2.csv");
-        assert_eq!(attachments[1].content, b"a;b\xfc\r\nc;d");
+        assert_eq!(
+            attachments[1].content.to_bytes().as_ref(),
+            b"a;b\xfc\r\nc;d"
+        );
     }
 
     #[test]
@@ -232,10 +259,13 @@ Content-Type: text/csv\r\nContent-Disposition: attachment\r\n\r\na;b\xfc\r\nc;d\
                 "message.eml"
             ]
         );
-        assert_eq!(attachments[0].content, [0, 1, 2]);
+        assert_eq!(attachments[0].content.to_bytes().as_ref(), [0, 1, 2]);
         assert_eq!(attachments[1].content_type, "image/png");
         assert_eq!(attachments[2].content_type, "message/rfc822");
-        assert!(attachments[2].content.starts_with(b"Subject: Inner / news"));
+        assert!(attachments[2]
+            .content
+            .to_bytes()
+            .starts_with(b"Subject: Inner / news"));
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //!   pickup, Exchange drop directory, or a plain RFC 5322 message) into its
 //!   [`Envelope`] and the message bytes.
 //! - [`parse_message`] extracts metadata, bodies, threading headers, the
-//!   calendar part and attachments with `mail-parser`.
+//!   calendar part and attachments with `mail-parser`; a large base64
+//!   attachment stays in the message's bytes as a [`Content`] that is
+//!   decoded piece by piece when written.
 //! - [`read_invitation`] reads the events of a `text/calendar` part.
 //! - [`sanitize_html`] makes an HTML body safe to show, `cid:` images
 //!   pointing at their saved files.
@@ -19,14 +21,18 @@
 
 mod address;
 mod attachment;
+mod base64_body;
 mod binhex;
+mod content;
 mod dsn;
 mod envelope;
 mod error;
 mod html;
 mod ics;
+mod lean;
 mod lines;
 mod message;
+mod mime_scan;
 mod rfc2231;
 #[cfg(test)]
 mod test_rng;
@@ -38,6 +44,7 @@ mod uuencode;
 pub use address::is_valid_address;
 pub use attachment::Attachment;
 pub use binhex::{decode_binhex, BinHexError, BinHexFile};
+pub use content::{Base64Body, Content};
 pub use dsn::{header_of, refusal_notice, Refused};
 pub use envelope::{parse_drop_file, DropFile, Envelope, EnvelopeSource};
 pub use error::MailError;

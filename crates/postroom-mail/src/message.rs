@@ -1,17 +1,22 @@
 //! Message metadata: [`parse_message`] reads ids, addresses, subject, date,
 //! bodies, threading headers, the calendar part and attachments of an
-//! RFC 5322 message with `mail-parser`.
+//! RFC 5322 message with `mail-parser`; large base64 attachments stay in
+//! the raw bytes until they are written (`lean.rs`).
 
-use mail_parser::{Address, HeaderValue, Message, MessageParser, PartType};
+use std::collections::HashMap;
+
+use mail_parser::{Address, HeaderValue, Message, PartType};
 use postroom_core::MessageHeaders;
 
 use crate::attachment::{bare_id, collect_attachments, content_type, Attachment};
+use crate::content::Content;
 use crate::error::MailError;
+use crate::lean;
 use crate::unpack::{unpack, uuencoded};
 
 /// Headers, bodies and attachments of a message (from mail-parser).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedMessage {
+pub struct ParsedMessage<'m> {
     pub headers: MessageHeaders,
     /// The first `text/html` body part, decoded to text (`None` when the
     /// message has only a plain-text body: none is made up from it).
@@ -31,21 +36,51 @@ pub struct ParsedMessage {
     pub calendar: Option<Vec<u8>>,
     /// Attachments in MIME order, wrappers (TNEF `winmail.dat`, BinHex)
     /// replaced by the files inside, then the files uuencoded in text bodies.
-    pub attachments: Vec<Attachment>,
+    /// A large base64 attachment's bytes are decoded from `bytes` (the
+    /// message given to [`parse_message`]) when they are read.
+    pub attachments: Vec<Attachment<'m>>,
     /// Attachments that could not be decoded, one sentence each: the
     /// message should be quarantined with these rather than filed in part.
     pub problems: Vec<String>,
+}
+
+impl ParsedMessage<'_> {
+    /// The same message, no longer tied to the bytes it was parsed from
+    /// (attachments left in them are decoded now).
+    pub fn into_owned(self) -> ParsedMessage<'static> {
+        ParsedMessage {
+            headers: self.headers,
+            body_html: self.body_html,
+            body_text: self.body_text,
+            in_reply_to: self.in_reply_to,
+            references: self.references,
+            thread_index: self.thread_index,
+            calendar: self.calendar,
+            attachments: self
+                .attachments
+                .into_iter()
+                .map(Attachment::into_owned)
+                .collect(),
+            problems: self.problems,
+        }
+    }
 }
 
 /// Parse a message's metadata and attachments.
 ///
 /// Fails with [`MailError::Unparsable`] only when `mail-parser` returns
 /// nothing; it is lenient, so most inputs parse.
-pub fn parse_message(bytes: &[u8]) -> Result<ParsedMessage, MailError> {
-    let message = MessageParser::default()
-        .parse(bytes)
-        .ok_or(MailError::Unparsable { len: bytes.len() })?;
+pub fn parse_message(bytes: &[u8]) -> Result<ParsedMessage<'_>, MailError> {
+    lean::parse(bytes, lean::MIN_CUT)
+}
 
+/// Everything [`ParsedMessage`] says, from mail-parser's parse; `contents`
+/// holds the bytes of the top-level parts whose bodies were cut from the
+/// parsed copy (by part id; those parts are attachments and nothing else).
+pub(crate) fn build<'m>(
+    message: Message<'_>,
+    contents: HashMap<usize, Content<'m>>,
+) -> ParsedMessage<'m> {
     let (from, from_address) = match message.from() {
         Some(address) => display_first(address),
         None => (None, None),
@@ -62,9 +97,14 @@ pub fn parse_message(bytes: &[u8]) -> Result<ParsedMessage, MailError> {
             .filter(|date| date.is_valid())
             .map(|date| date.to_rfc3339()),
     };
-    // Text bodies (not attachments) may carry uuencoded files.
+    // Text bodies (not attachments) may carry uuencoded files. A cut body
+    // has no line starting with "begin" (checked), so none.
     let bodies: Vec<Vec<u8>> = message
-        .text_bodies()
+        .text_body
+        .iter()
+        .map(|&id| id as usize)
+        .filter(|id| !contents.contains_key(id))
+        .filter_map(|id| message.parts.get(id))
         .filter(|part| !part.is_message())
         .map(|part| part.contents().to_vec())
         .collect();
@@ -86,11 +126,11 @@ pub fn parse_message(bytes: &[u8]) -> Result<ParsedMessage, MailError> {
         .iter()
         .find(|part| content_type(part) == "text/calendar")
         .map(|part| part.contents().to_vec());
-    let (mut attachments, mut problems) = unpack(collect_attachments(message));
+    let (mut attachments, mut problems) = unpack(collect_attachments(message, contents));
     let (uu_files, uu_problems) = uuencoded(&bodies, attachments.len());
     attachments.extend(uu_files);
     problems.extend(uu_problems);
-    Ok(ParsedMessage {
+    ParsedMessage {
         headers,
         body_html,
         body_text,
@@ -100,7 +140,7 @@ pub fn parse_message(bytes: &[u8]) -> Result<ParsedMessage, MailError> {
         calendar,
         attachments,
         problems,
-    })
+    }
 }
 
 /// The ids of an `In-Reply-To` or `References` header, without angle

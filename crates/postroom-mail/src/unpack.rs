@@ -10,6 +10,7 @@ use postroom_core::names::safe_file_name;
 
 use crate::attachment::Attachment;
 use crate::binhex::decode_binhex;
+use crate::content::Content;
 use crate::tnef::tnef_files;
 use crate::uuencode::find_uuencoded;
 
@@ -31,8 +32,9 @@ fn is_tnef(a: &Attachment) -> bool {
 }
 
 /// The attachments with wrappers replaced by what they hold, in order, and
-/// one sentence per wrapper that could not be decoded.
-pub(crate) fn unpack(attachments: Vec<Attachment>) -> (Vec<Attachment>, Vec<String>) {
+/// one sentence per wrapper that could not be decoded. A wrapper is decoded
+/// whole in memory (even one whose body was left in the raw message).
+pub(crate) fn unpack(attachments: Vec<Attachment<'_>>) -> (Vec<Attachment<'_>>, Vec<String>) {
     let mut out = Vec::with_capacity(attachments.len());
     let mut problems = Vec::new();
     for a in attachments {
@@ -42,13 +44,14 @@ pub(crate) fn unpack(attachments: Vec<Attachment>) -> (Vec<Attachment>, Vec<Stri
                 .len()
                 .saturating_mul(BINHEX_EXPANSION)
                 .max(1 << 20);
-            match decode_binhex(&a.content, max_len) {
+            let decoded = decode_binhex(&a.content.to_bytes(), max_len);
+            match decoded {
                 Ok(file) => {
                     let derived = format!("attachment-{}.bin", out.len() + 1);
                     out.push(Attachment {
                         file_name: safe_file_name(&file.name, &derived),
                         content_type: "application/octet-stream".to_string(),
-                        content: file.data,
+                        content: Content::Bytes(file.data),
                         content_id: None,
                     });
                 }
@@ -63,7 +66,8 @@ pub(crate) fn unpack(attachments: Vec<Attachment>) -> (Vec<Attachment>, Vec<Stri
             out.push(a);
             continue;
         }
-        match tnef_files(&a.content) {
+        let files = tnef_files(&a.content.to_bytes());
+        match files {
             // Only a formatted body inside: keep the stream, nothing is lost.
             Ok(files) if files.is_empty() => out.push(a),
             Ok(files) => {
@@ -72,7 +76,7 @@ pub(crate) fn unpack(attachments: Vec<Attachment>) -> (Vec<Attachment>, Vec<Stri
                     out.push(Attachment {
                         file_name: safe_file_name(&f.name, &derived),
                         content_type: "application/octet-stream".to_string(),
-                        content: f.data,
+                        content: Content::Bytes(f.data),
                         content_id: None,
                     });
                 }
@@ -88,7 +92,10 @@ pub(crate) fn unpack(attachments: Vec<Attachment>) -> (Vec<Attachment>, Vec<Stri
 
 /// The uuencoded blocks in a message's text bodies, as attachments (after
 /// `number_from` others), and one sentence per block that cannot be decoded.
-pub(crate) fn uuencoded(bodies: &[Vec<u8>], number_from: usize) -> (Vec<Attachment>, Vec<String>) {
+pub(crate) fn uuencoded(
+    bodies: &[Vec<u8>],
+    number_from: usize,
+) -> (Vec<Attachment<'static>>, Vec<String>) {
     let mut files = Vec::new();
     let mut problems = Vec::new();
     for body in bodies {
@@ -99,7 +106,7 @@ pub(crate) fn uuencoded(bodies: &[Vec<u8>], number_from: usize) -> (Vec<Attachme
                     files.push(Attachment {
                         file_name: safe_file_name(&b.name, &derived),
                         content_type: "application/octet-stream".to_string(),
-                        content: b.data,
+                        content: Content::Bytes(b.data),
                         content_id: None,
                     });
                 }

@@ -64,12 +64,12 @@ fn signed_mail_files_the_content_and_keeps_the_signature() {
         --s\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\nContent-Transfer-Encoding: base64\r\n\
         Content-Disposition: attachment; filename=smime.p7s\r\n\r\nMIAGCSqGSIb3DQEHAqCAMIACAQEx\r\n--s--\r\n";
     let parsed = parse_message(smime.as_bytes()).unwrap();
-    let files: Vec<(&str, &[u8])> = parsed
+    let files: Vec<(&str, Vec<u8>)> = parsed
         .attachments
         .iter()
-        .map(|a| (a.file_name.as_str(), a.content.as_slice()))
+        .map(|a| (a.file_name.as_str(), a.content.to_bytes().into_owned()))
         .collect();
-    assert_eq!(files[0], ("report.pdf", &b"%PDF-1.4"[..]));
+    assert_eq!(files[0], ("report.pdf", b"%PDF-1.4".to_vec()));
     assert_eq!(files[1].0, "smime.p7s");
     assert_eq!(files.len(), 2);
     let pgp = std::fs::read(concat!(
@@ -86,6 +86,7 @@ fn signed_mail_files_the_content_and_keeps_the_signature() {
     assert_eq!(names, ["signature.asc"]);
     assert!(parsed.attachments[0]
         .content
+        .to_bytes()
         .starts_with(b"-----BEGIN PGP SIGNATURE-----"));
 }
 
@@ -105,6 +106,12 @@ fn inline_cid_images_and_attached_messages_are_files() {
         .map(|a| a.file_name.as_str())
         .collect();
     assert_eq!(names, ["logo.png", "attachment-2.gif", "the original.eml"]);
-    assert!(parsed.attachments[0].content.starts_with(b"\x89PNG"));
-    assert!(parsed.attachments[2].content.starts_with(b"From: b@x"));
+    assert!(parsed.attachments[0]
+        .content
+        .to_bytes()
+        .starts_with(b"\x89PNG"));
+    assert!(parsed.attachments[2]
+        .content
+        .to_bytes()
+        .starts_with(b"From: b@x"));
 }

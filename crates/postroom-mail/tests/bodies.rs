@@ -5,8 +5,10 @@
 
 use postroom_mail::{parse_message, read_invitation, sanitize_html, ParsedMessage};
 
-fn parse(raw: &str) -> ParsedMessage {
-    parse_message(raw.replace('\n', "\r\n").as_bytes()).unwrap()
+fn parse(raw: &str) -> ParsedMessage<'static> {
+    parse_message(raw.replace('\n', "\r\n").as_bytes())
+        .unwrap()
+        .into_owned()
 }
 
 #[test]

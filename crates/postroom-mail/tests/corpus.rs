@@ -66,14 +66,14 @@ mod support {
         paths
     }
 
-    pub fn parsed_drop_message(name: &str) -> ParsedMessage {
+    pub fn parsed_drop_message(name: &str) -> ParsedMessage<'static> {
         let bytes = read(DROP_DIR, name);
         let drop = parse_drop_file(&bytes).unwrap();
-        parse_message(drop.message).unwrap()
+        parse_message(drop.message).unwrap().into_owned()
     }
 
-    pub fn python(name: &str) -> ParsedMessage {
-        parse_message(&read(PYTHON_DIR, name)).unwrap()
+    pub fn python(name: &str) -> ParsedMessage<'static> {
+        parse_message(&read(PYTHON_DIR, name)).unwrap().into_owned()
     }
 }
 
@@ -167,7 +167,7 @@ fn iis_smtp_metadata_and_attachment() {
     let attachment = &parsed.attachments[0];
     assert_eq!(attachment.file_name, "Quarterly report.pdf");
     assert_eq!(attachment.content_type, "application/pdf");
-    assert!(attachment.content.starts_with(b"%PDF"));
+    assert!(attachment.content.to_bytes().starts_with(b"%PDF"));
 }
 
 #[test]
@@ -184,7 +184,10 @@ fn traversal_attachment_is_named_evil() {
     let parsed = parsed_drop_message("path-traversal-filename.eml");
     assert_eq!(parsed.attachments.len(), 1);
     assert_eq!(parsed.attachments[0].file_name, "evil");
-    assert!(parsed.attachments[0].content.starts_with(b"%PDF"));
+    assert!(parsed.attachments[0]
+        .content
+        .to_bytes()
+        .starts_with(b"%PDF"));
 }
 
 #[test]
@@ -230,7 +233,7 @@ fn python_email_spot_checks() {
     assert_eq!(m.attachments.len(), 1);
     assert_eq!(m.attachments[0].file_name, "dingusfish.gif");
     assert_eq!(m.attachments[0].content_type, "image/gif");
-    assert!(m.attachments[0].content.starts_with(b"GIF87a"));
+    assert!(m.attachments[0].content.to_bytes().starts_with(b"GIF87a"));
 
     let m = python("msg_20.txt");
     assert_eq!(m.headers.cc, ["eee@zzz.org"]);
@@ -238,7 +241,10 @@ fn python_email_spot_checks() {
     let m = python("msg_22.txt");
     let names: Vec<&str> = m.attachments.iter().map(|a| a.file_name.as_str()).collect();
     assert_eq!(names, ["wibble.JPG", "wibble2.JPG"]);
-    assert!(m.attachments[0].content.starts_with(&[0xFF, 0xD8]));
+    assert!(m.attachments[0]
+        .content
+        .to_bytes()
+        .starts_with(&[0xFF, 0xD8]));
 
     // A nested message without a file name is named after its subject.
     let m = python("msg_11.txt");
@@ -247,6 +253,7 @@ fn python_email_spot_checks() {
     assert_eq!(m.attachments[0].content_type, "message/rfc822");
     assert!(m.attachments[0]
         .content
+        .to_bytes()
         .starts_with(b"Subject: An enclosed message"));
 
     // Content-Type without subtype.
@@ -260,6 +267,7 @@ fn python_email_spot_checks() {
     assert_eq!(m.attachments[0].file_name, "msg.txt");
     assert!(m.attachments[0]
         .content
+        .to_bytes()
         .starts_with(b"a simple kind of mirror"));
 
     let m = python("msg_45.txt");

@@ -72,16 +72,17 @@ pub struct FilingContext<'a> {
     pub give_up: &'a HashMap<MessageKey, String>,
 }
 
-/// A message's plan after routing and parsing.
-struct Plan {
+/// A message's plan after routing and parsing (large attachments still in
+/// the message's bytes, which it borrows).
+struct Plan<'m> {
     libraries: Vec<String>,
-    parsed: Option<ParsedMessage>,
+    parsed: Option<ParsedMessage<'m>>,
     quarantine: Option<(&'static str, String)>,
     /// Recipients refused by routing (their copy is quarantined).
     refused: Vec<String>,
     /// The attachments inside attached messages, for the libraries that
     /// file them too (`expand_attached_messages`).
-    inner: Vec<Attachment>,
+    inner: Vec<Attachment<'static>>,
     /// The meeting invitation, read when a calendar is among the libraries.
     invitation: Option<Result<Invitation, String>>,
 }
@@ -259,7 +260,7 @@ fn about(m: &Received, parsed: Option<&ParsedMessage>) -> MessageAbout {
 }
 
 /// Route and parse one message; decide what to quarantine.
-fn plan(config: &FarmConfig, m: &Received) -> Plan {
+fn plan<'m>(config: &FarmConfig, m: &'m Received) -> Plan<'m> {
     let route = route(config, &m.envelope.recipients);
     let refused: Vec<String> = route.refused.iter().map(|r| r.recipient.clone()).collect();
     let mut quarantine = None;
@@ -353,7 +354,7 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
 /// The attachments of the messages attached to this one, when a library of
 /// the plan files them (`expand_attached_messages`); one level deep. An
 /// attached message that cannot be parsed is still filed as its `.eml`.
-fn inner_attachments(config: &FarmConfig, plan: &Plan) -> Vec<Attachment> {
+fn inner_attachments(config: &FarmConfig, plan: &Plan) -> Vec<Attachment<'static>> {
     let wanted = plan.libraries.iter().any(|alias| {
         config
             .library_by_alias(alias)
@@ -367,7 +368,8 @@ fn inner_attachments(config: &FarmConfig, plan: &Plan) -> Vec<Attachment> {
         .iter()
         .filter(|a| a.content_type == "message/rfc822")
         .filter_map(|a| {
-            std::panic::catch_unwind(|| parse_message(&a.content))
+            let bytes = a.content.to_bytes();
+            std::panic::catch_unwind(|| parse_message(&bytes).map(|inner| inner.into_owned()))
                 .ok()?
                 .ok()
         })
@@ -461,7 +463,7 @@ fn item_to_file<'a>(
         .iter()
         .map(|a| FileToWrite {
             name: &a.file_name,
-            content: FileContent::Bytes(&a.content),
+            content: FileContent::Pieces(&a.content),
         })
         .collect();
     let item = parsed.and_then(|p| list_item(lib, &m.key, p, &filed, plan.invitation.as_ref()));
