@@ -223,6 +223,57 @@ fn a_library_over_its_limits_gets_a_quarantined_copy_never_a_truncated_file() {
 }
 
 #[test]
+fn large_attachments_are_decoded_straight_into_their_files() {
+    // Large enough to stay in the raw message while parsing: decoded piece
+    // by piece into the library, and measured for the limits undecoded.
+    let limits = format!(
+        "{MAIL}[[library]]\nname = \"Small\"\nalias = \"small\"\nmax_attachment_size = \"500KB\"\n"
+    );
+    let farm = Farm::configured("", "", &limits);
+    let node = farm.start();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut payload = |len: usize| -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect()
+    };
+    let files = [("a.bin", payload(300_001)), ("b.bin", payload(600_002))];
+    let mut message = format!(
+        "X-Sender: <a@contoso.example>\r\nX-Receiver: <mail@{DOMAIN}>\r\nX-Receiver: <small@{DOMAIN}>\r\n\
+         From: a@contoso.example\r\nSubject: large\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+    );
+    for (name, bytes) in &files {
+        message.push_str(&format!(
+            "--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename={name}\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+            base64(bytes)
+        ));
+    }
+    message.push_str("--b--\r\n");
+    farm.drop_file("large.eml", message.as_bytes());
+    wait_until(
+        Duration::from_secs(30),
+        "filed once, quarantined once",
+        || farm.record_count("mail") == 1 && farm.quarantine().len() == 1,
+    );
+    for (name, bytes) in &files {
+        let filed = std::fs::read(farm.library_dir("mail").join("large").join(name)).unwrap();
+        assert!(filed == *bytes, "{name}: {} bytes filed", filed.len());
+    }
+    let entry = &farm.quarantine()[0];
+    assert_eq!(entry["code"], "attachment_too_large", "{entry}");
+    let reason = entry["reason"].as_str().unwrap();
+    assert!(reason.contains("\"b.bin\" (600002 bytes)"), "{reason}");
+    drop(node);
+}
+
+#[test]
 fn members_only_libraries_take_authenticated_members_not_a_forged_from() {
     let policy = format!(
         "{MAIL}[[library]]\nname = \"Board\"\nalias = \"board\"\naccept_from = \"members\"\n\

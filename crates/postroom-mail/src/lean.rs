@@ -34,8 +34,9 @@ use crate::error::MailError;
 use crate::message::{build, ParsedMessage};
 use crate::mime_scan;
 
-/// Bodies shorter than this are parsed as usual.
-pub(crate) const MIN_CUT: usize = 256 * 1024;
+/// Bodies shorter than this are decoded while parsing, as before (cutting
+/// them saves little memory).
+pub(crate) const MIN_CUT: usize = 64 * 1024;
 
 /// Parses of a copy before giving up and parsing the whole message.
 const MAX_ROUNDS: usize = 3;
