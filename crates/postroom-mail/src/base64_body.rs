@@ -152,12 +152,27 @@ impl Group {
     }
 }
 
-/// How many bytes `text` decodes to.
+/// How many bytes `text` decodes to (what [`decode_pieces`] counts, without
+/// producing them).
 pub(crate) fn decoded_len(text: &[u8], flavor: Flavor) -> usize {
     let mut group = Group::default();
     let mut out = [0u8; 3];
     let mut len = 0;
-    for &ch in text {
+    let mut rest = text;
+    while !rest.is_empty() {
+        if group.count == 0 {
+            while let [a, b, c, d, tail @ ..] = rest {
+                if [a, b, c, d].iter().any(|&&x| VALUES[x as usize] == INVALID) {
+                    break;
+                }
+                len += 3;
+                rest = tail;
+            }
+        }
+        let Some((&ch, tail)) = rest.split_first() else {
+            break;
+        };
+        rest = tail;
         len += group.push(ch, flavor, &mut out);
     }
     len + group.finish(flavor, &mut out)
@@ -172,7 +187,29 @@ pub(crate) fn decode_pieces(
     let mut group = Group::default();
     let mut out = [0u8; 3];
     let mut piece = Vec::with_capacity(PIECE.min(text.len()) + 3);
-    for &ch in text {
+    let mut rest = text;
+    while !rest.is_empty() {
+        // Whole groups of four alphabet characters at once (most of a line).
+        if group.count == 0 {
+            while let [a, b, c, d, tail @ ..] = rest {
+                let [a, b, c, d] = [a, b, c, d].map(|&x| VALUES[x as usize]);
+                if (a | b | c | d) >= 64 {
+                    break;
+                }
+                let word =
+                    u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+                piece.extend_from_slice(&[(word >> 16) as u8, (word >> 8) as u8, word as u8]);
+                rest = tail;
+                if piece.len() >= PIECE {
+                    sink(&piece)?;
+                    piece.clear();
+                }
+            }
+        }
+        let Some((&ch, tail)) = rest.split_first() else {
+            break;
+        };
+        rest = tail;
         let n = group.push(ch, flavor, &mut out);
         piece.extend_from_slice(out.get(..n).unwrap_or_default());
         if piece.len() >= PIECE {
