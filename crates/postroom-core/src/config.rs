@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::{alias_problem, domain_problem, split_address};
 pub use crate::cluster::{ClusterSettings, HttpSettings, Peer};
+pub use crate::dns::DnsSettings;
 pub use crate::library::{AttachmentFolders, LibraryKind, LibrarySettings};
 use crate::net::IpRange;
 pub use crate::security::{AdminSettings, ClientCerts, Secret, TlsSettings};
@@ -44,6 +45,8 @@ pub struct ConfigFile {
     pub quarantine: QuarantineSettings,
     #[serde(default)]
     pub smtp: SmtpSettings,
+    #[serde(default)]
+    pub dns: DnsSettings,
     #[serde(default, rename = "library")]
     pub libraries: Vec<LibrarySettings>,
 }
@@ -65,6 +68,7 @@ impl Default for ConfigFile {
             drop_folder: DropFolderSettings::default(),
             quarantine: QuarantineSettings::default(),
             smtp: SmtpSettings::default(),
+            dns: DnsSettings::default(),
             libraries: Vec::new(),
         }
     }

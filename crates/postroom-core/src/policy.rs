@@ -74,8 +74,7 @@ pub fn refuses_sender(
         return Some((
             "not_authenticated",
             format!(
-                "{from} is a member of library {alias:?}, but nothing vouches that the message is from them \
-                 (no safe e-mail server, no passing DMARC or aligned DKIM result from a trusted server)"
+                "{from} is a member of library {alias:?}, but nothing shows that the message is from them"
             ),
         ));
     }

@@ -18,6 +18,7 @@ use postroom_library::{
 use postroom_mail::{parse_message, Attachment, ParsedMessage};
 use tracing::{info, info_span, warn};
 
+use crate::authentication::Authenticator;
 use crate::intake::Received;
 use crate::list_items::{self, list_item};
 use crate::notices::Notice;
@@ -69,6 +70,8 @@ pub struct FilingContext<'a> {
     pub received_at: String,
     /// Messages whose filing failed too often: quarantine them with the last error instead.
     pub give_up: &'a HashMap<MessageKey, String>,
+    /// The farm's own DKIM / SPF / DMARC checks, for policies that ask who sent a message.
+    pub auth: &'a Authenticator,
 }
 
 /// A message's plan after routing and parsing.
@@ -83,6 +86,31 @@ struct Plan {
     inner: Vec<Attachment>,
     /// The meeting invitation, read when a calendar is among the libraries.
     invitation: Option<Result<Invitation, String>>,
+    /// Nothing can be decided now (a DNS lookup failed for now): why.
+    retry: Option<String>,
+}
+
+impl Plan {
+    /// Nothing to file: quarantine the whole message with `code` and `reason`.
+    fn quarantine(code: &'static str, reason: String) -> Plan {
+        Plan {
+            quarantine: Some((code, reason)),
+            ..Plan::retry(None)
+        }
+    }
+
+    /// Nothing to file now; with `Some(why)`, leave the message for a later try.
+    fn retry(why: Option<String>) -> Plan {
+        Plan {
+            libraries: Vec::new(),
+            parsed: None,
+            quarantine: None,
+            refused: Vec::new(),
+            inner: Vec::new(),
+            invitation: None,
+            retry: why,
+        }
+    }
 }
 
 /// File a batch of claimed messages; one [`Step`] per message, in order.
@@ -90,18 +118,13 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
     let plans: Vec<Plan> = batch
         .iter()
         .map(|m| match ctx.give_up.get(&m.key) {
-            Some(last) => Plan {
-                libraries: Vec::new(),
-                parsed: None,
-                quarantine: Some(("filing_failed", format!("filing failed repeatedly: {last}"))),
-                refused: Vec::new(),
-                inner: Vec::new(),
-                invitation: None,
-            },
-            None => plan(ctx.config, m),
+            Some(last) => {
+                Plan::quarantine("filing_failed", format!("filing failed repeatedly: {last}"))
+            }
+            None => plan(ctx, m),
         })
         .collect();
-    let mut failures: Vec<Option<String>> = vec![None; batch.len()];
+    let mut failures: Vec<Option<String>> = plans.iter().map(|p| p.retry.clone()).collect();
 
     // One durable batch per library.
     let mut per_library: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -258,7 +281,8 @@ fn about(m: &Received, parsed: Option<&ParsedMessage>) -> MessageAbout {
 }
 
 /// Route and parse one message; decide what to quarantine.
-fn plan(config: &FarmConfig, m: &Received) -> Plan {
+fn plan(ctx: &FilingContext<'_>, m: &Received) -> Plan {
+    let config = ctx.config;
     let route = route(config, &m.envelope.recipients);
     let refused: Vec<String> = route.refused.iter().map(|r| r.recipient.clone()).collect();
     let mut quarantine = None;
@@ -279,12 +303,9 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
     }
     if route.libraries.is_empty() {
         return Plan {
-            libraries: route.libraries,
-            parsed: None,
             quarantine,
             refused,
-            inner: Vec::new(),
-            invitation: None,
+            ..Plan::retry(None)
         };
     }
     let parsed = std::panic::catch_unwind(|| parse_message(m.message()));
@@ -305,7 +326,12 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
                         .is_some_and(|l| l.accept_from == AcceptFrom::Members)
                 });
             let (sender, why_not) = if asks {
-                sender(config, m, &parsed)
+                match sender(config, m, &parsed, ctx.auth) {
+                    Ok(known) => known,
+                    Err(why) => {
+                        return Plan::retry(Some(format!("who sent it cannot be told now: {why}")))
+                    }
+                }
             } else {
                 (Sender::default(), String::new())
             };
@@ -327,8 +353,9 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
                     quarantine,
                     refused,
                     inner: Vec::new(),
+                    retry: None,
                 };
-                apply_library_rules(config, m, &sender, &mut plan);
+                apply_library_rules(config, m, (&sender, &why_not), &mut plan);
                 plan.inner = inner_attachments(config, &plan);
                 return plan;
             }
@@ -339,14 +366,7 @@ fn plan(config: &FarmConfig, m: &Received) -> Plan {
             "the MIME parser failed on this message (a bug: please report it)".into(),
         ),
     };
-    Plan {
-        libraries: Vec::new(),
-        parsed: None,
-        quarantine: Some(failure),
-        refused: Vec::new(),
-        inner: Vec::new(),
-        invitation: None,
-    }
+    Plan::quarantine(failure.0, failure.1)
 }
 
 /// The attachments of the messages attached to this one, when a library of
@@ -378,7 +398,12 @@ fn inner_attachments(config: &FarmConfig, plan: &Plan) -> Vec<Attachment> {
 /// `accept_from` policy, then their limits): their recipients' copy is
 /// quarantined with the reason (never filed truncated). When no library is
 /// left, nothing is filed.
-fn apply_library_rules(config: &FarmConfig, m: &Received, sender: &Sender, plan: &mut Plan) {
+fn apply_library_rules(
+    config: &FarmConfig,
+    m: &Received,
+    (sender, why_not): (&Sender, &str),
+    plan: &mut Plan,
+) {
     let Some(parsed) = &plan.parsed else { return };
     let message_len = m.message().len() as u64;
     let mut refusals = Vec::new();
@@ -392,6 +417,10 @@ fn apply_library_rules(config: &FarmConfig, m: &Received, sender: &Sender, plan:
                 .map(|a| (a.file_name.as_str(), a.content.len() as u64))
                 .collect();
             refuses_sender(&lib.alias, lib.accept_from, &lib.members, sender)
+                .map(|(code, why)| match code {
+                    "not_authenticated" => (code, format!("{why}: {why_not}")),
+                    _ => (code, why),
+                })
                 .or_else(|| lib.refuses(message_len, &sizes))
                 .or_else(|| list_items::refusal(lib, plan.invitation.as_ref()))
         });

@@ -5,6 +5,7 @@
 //! replicated configuration, over a node's admin gRPC (`cluster_cmd.rs`).
 
 mod admin_args;
+mod authentication;
 mod cluster_cmd;
 mod counters;
 mod farm_cmd;

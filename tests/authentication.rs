@@ -1,0 +1,233 @@
+//! End-to-end: the farm's own DKIM, SPF and DMARC checks decide whether a
+//! member of a members-only library really sent a message. Real parts: a
+//! dnsmasq name server on loopback publishes the keys and policies (the
+//! node's `[dns] servers` points at it), dkimpy (Python) signs messages
+//! with a fresh RSA key, smtplib sends them through the node's SMTP door
+//! from a client that vouches for nobody. A signed member is filed; the
+//! same From forged, or signed and then altered, is quarantined with what
+//! the checks said; an unsigned member whose domain's SPF and DMARC pass is
+//! filed; a signature by another domain fails the From domain's DMARC.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::net::UdpSocket;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use support::admin::{ask_json, shared};
+use support::clients::{python, text};
+use support::cluster::{Cluster, Membership};
+use support::{wait_until, DOMAIN};
+
+/// Python: make an RSA key, sign each message file given with dkimpy
+/// (d=signed.test, s=sel) in place; print the DNS record of the key.
+const SIGN: &str = r#"
+import base64, sys, dkim
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
+key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                        serialization.NoEncryption())
+spki = key.public_key().public_bytes(serialization.Encoding.DER,
+                                     serialization.PublicFormat.SubjectPublicKeyInfo)
+for path in sys.argv[1:]:
+    msg = open(path, "rb").read()
+    sig = dkim.sign(msg, b"sel", b"signed.test", pem,
+                    include_headers=[b"from", b"to", b"subject", b"message-id"])
+    open(path, "wb").write(sig + msg)
+print("v=DKIM1; k=rsa; p=" + base64.b64encode(spki).decode())
+"#;
+
+/// Python: send a raw message file with smtplib.
+const SEND: &str = r#"
+import smtplib, sys
+host, port, sender, rcpt, path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+with smtplib.SMTP(host, port, timeout=20) as s:
+    s.sendmail(sender, [rcpt], open(path, "rb").read())
+"#;
+
+/// dnsmasq answering only from its own records (NXDOMAIN for the rest).
+struct NameServer {
+    child: Child,
+    port: u16,
+}
+
+impl NameServer {
+    fn start(records: &[(&str, String)]) -> NameServer {
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = Command::new("dnsmasq");
+        cmd.args([
+            "--no-daemon",
+            &format!("--port={port}"),
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+            "--no-resolv",
+            "--no-hosts",
+            "--local=/#/",
+            "--user=root",
+        ]);
+        for (name, value) in records {
+            // No shell: no quotes (dnsmasq would keep them); no commas in the values.
+            cmd.arg(format!("--txt-record={name},{value}"));
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dnsmasq is installed (apt-get install dnsmasq-base)");
+        let server = NameServer { child, port };
+        wait_until(Duration::from_secs(10), "dnsmasq answering", || {
+            Command::new("dig")
+                .args(["+short", "+time=1", "+tries=1", "-p", &port.to_string()])
+                .args(["@127.0.0.1", "spf.test", "TXT"])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("spf1"))
+        });
+        server
+    }
+}
+
+impl Drop for NameServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn message(from: &str, subject: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: board@{DOMAIN}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@test>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nminutes of the {subject} meeting\r\n"
+    )
+}
+
+#[test]
+fn the_farms_own_dkim_spf_and_dmarc_checks_authenticate_members() {
+    let mut cluster = Cluster::prepare(1, "lease_ttl = \"3s\"", Membership::Static);
+    let dir = cluster.dir.path().to_path_buf();
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let signed = write("signed.eml", message("Alice <alice@signed.test>", "signed"));
+    let altered = write("altered.eml", message("alice@signed.test", "altered"));
+    let strict = write("strict.eml", message("dave@strict.test", "strict"));
+    let out = python(
+        SIGN,
+        &[
+            signed.to_str().unwrap(),
+            altered.to_str().unwrap(),
+            strict.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    // Altered after signing: the body no longer matches the signature.
+    let tampered = std::fs::read_to_string(&altered)
+        .unwrap()
+        .replace("minutes of the", "MINUTES OF THE");
+    std::fs::write(&altered, tampered).unwrap();
+    let forged = write("forged.eml", message("alice@signed.test", "forged"));
+    let spf_only = write("spf.eml", message("carol@spf.test", "spf"));
+
+    let dns = NameServer::start(&[
+        ("sel._domainkey.signed.test", key),
+        ("spf.test", "v=spf1 ip4:127.0.0.0/8 -all".to_string()),
+        ("_dmarc.spf.test", "v=DMARC1; p=reject".to_string()),
+        (
+            "_dmarc.strict.test",
+            "v=DMARC1; p=reject; adkim=s".to_string(),
+        ),
+    ]);
+    cluster.append_config(
+        1,
+        &format!(
+            "[dns]\nservers = [\"127.0.0.1:{}\"]\ntimeout = \"2s\"\n",
+            dns.port
+        ),
+    );
+    cluster.spawn(1);
+    cluster.wait_ready(1);
+    let board = shared(&cluster, "board");
+    ask_json(
+        &cluster,
+        1,
+        &[
+            "library",
+            "add",
+            "board",
+            "--name",
+            "Board",
+            "--path",
+            &board,
+            "--accept-from",
+            "members",
+            "--members",
+            "@signed.test,@spf.test,@strict.test",
+            "--json",
+        ],
+    );
+    let smtp = cluster.smtp_addr(1);
+    let send = |mail_from: &str, path: &std::path::Path| {
+        let out = python(
+            SEND,
+            &[
+                &smtp.ip().to_string(),
+                &smtp.port().to_string(),
+                mail_from,
+                &format!("board@{DOMAIN}"),
+                path.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    send("bounces@elsewhere.test", &signed);
+    send("alice@signed.test", &altered);
+    send("mallory@evil.test", &forged);
+    send("carol@spf.test", &spf_only);
+    send("dave@strict.test", &strict);
+
+    let mut quarantined = Vec::new();
+    wait_until(Duration::from_secs(60), "five messages handled", || {
+        let filed = ask_json(&cluster, 1, &["items", "board", "--json"]);
+        let list = ask_json(&cluster, 1, &["quarantine", "list", "--json"]);
+        quarantined = list["entries"].as_array().cloned().unwrap_or_default();
+        filed["total"].as_u64().unwrap() + quarantined.len() as u64 == 5
+    });
+    let filed = ask_json(&cluster, 1, &["items", "board", "--json"]);
+    let mut subjects: Vec<&str> = filed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["subject"].as_str().unwrap())
+        .collect();
+    subjects.sort();
+    assert_eq!(subjects, ["signed", "spf"], "{quarantined:?}");
+    let reason = |envelope_sender: &str| -> String {
+        let entry: &Value = quarantined
+            .iter()
+            .find(|e| e["envelope_sender"] == envelope_sender)
+            .unwrap_or_else(|| panic!("{envelope_sender} in {quarantined:?}"));
+        assert_eq!(entry["code"], "not_authenticated", "{entry}");
+        entry["reason"].as_str().unwrap().to_string()
+    };
+    let forged = reason("mallory@evil.test");
+    assert!(forged.contains("no DKIM signature"), "{forged}");
+    assert!(forged.contains("SPF for evil.test"), "{forged}");
+    let altered = reason("alice@signed.test");
+    assert!(
+        altered.contains("DKIM of signed.test: Calculated body hash does not match"),
+        "{altered}"
+    );
+    let strict = reason("dave@strict.test");
+    assert!(strict.contains("DMARC failed for strict.test"), "{strict}");
+    drop(dns);
+}
