@@ -6,7 +6,8 @@
 //! from a client that vouches for nobody. A signed member is filed; the
 //! same From forged, or signed and then altered, is quarantined with what
 //! the checks said; an unsigned member whose domain's SPF and DMARC pass is
-//! filed; a signature by another domain fails the From domain's DMARC.
+//! filed; a signature by another domain fails the From domain's DMARC. The
+//! members are named through farm groups (`farm set groups.<name>=...`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -17,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::admin::{ask_json, shared};
+use support::admin::{ask, ask_json, shared};
 use support::clients::{python, text};
 use support::cluster::{Cluster, Membership};
 use support::{wait_until, DOMAIN};
@@ -56,42 +57,61 @@ struct NameServer {
 }
 
 impl NameServer {
+    /// Start dnsmasq on a free port (UDP and TCP); another port if it cannot
+    /// bind (a parallel test took it meanwhile).
     fn start(records: &[(&str, String)]) -> NameServer {
-        let port = UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut cmd = Command::new("dnsmasq");
-        cmd.args([
-            "--no-daemon",
-            &format!("--port={port}"),
-            "--listen-address=127.0.0.1",
-            "--bind-interfaces",
-            "--no-resolv",
-            "--no-hosts",
-            "--local=/#/",
-            "--user=root",
-        ]);
-        for (name, value) in records {
-            // No shell: no quotes (dnsmasq would keep them); no commas in the values.
-            cmd.arg(format!("--txt-record={name},{value}"));
+        for _ in 0..5 {
+            let port = free_udp_and_tcp_port();
+            let mut cmd = Command::new("dnsmasq");
+            cmd.args([
+                "--no-daemon",
+                &format!("--port={port}"),
+                "--listen-address=127.0.0.1",
+                "--bind-interfaces",
+                "--no-resolv",
+                "--no-hosts",
+                "--local=/#/",
+                "--user=root",
+            ]);
+            for (name, value) in records {
+                // No shell: no quotes (dnsmasq would keep them); no commas in the values.
+                cmd.arg(format!("--txt-record={name},{value}"));
+            }
+            let child = cmd
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("dnsmasq is installed (apt-get install dnsmasq-base)");
+            let mut server = NameServer { child, port };
+            let mut exited = false;
+            wait_until(Duration::from_secs(30), "dnsmasq answering", || {
+                exited = server.child.try_wait().unwrap().is_some();
+                exited || answers(port)
+            });
+            if !exited {
+                return server;
+            }
         }
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dnsmasq is installed (apt-get install dnsmasq-base)");
-        let server = NameServer { child, port };
-        wait_until(Duration::from_secs(10), "dnsmasq answering", || {
-            Command::new("dig")
-                .args(["+short", "+time=1", "+tries=1", "-p", &port.to_string()])
-                .args(["@127.0.0.1", "spf.test", "TXT"])
-                .output()
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("spf1"))
-        });
-        server
+        panic!("dnsmasq did not start on any of 5 ports");
     }
+}
+
+fn free_udp_and_tcp_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+fn answers(port: u16) -> bool {
+    Command::new("dig")
+        .args(["+short", "+time=1", "+tries=1", "-p", &port.to_string()])
+        .args(["@127.0.0.1", "spf.test", "TXT"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("spf1"))
 }
 
 impl Drop for NameServer {
@@ -156,7 +176,43 @@ fn the_farms_own_dkim_spf_and_dmarc_checks_authenticate_members() {
     );
     cluster.spawn(1);
     cluster.wait_ready(1);
+    // Members by group (SharePoint's groups with contribute rights): one
+    // group naming two domains and another group.
+    ask_json(
+        &cluster,
+        1,
+        &[
+            "farm",
+            "set",
+            "groups.partners=@signed.test,@spf.test,group:strict",
+            "groups.strict=@strict.test",
+            "--json",
+        ],
+    );
     let board = shared(&cluster, "board");
+    // A group that does not exist is refused, naming it and the groups there are.
+    let (code, _, err) = ask(
+        &cluster,
+        1,
+        &[
+            "library",
+            "add",
+            "nope",
+            "--name",
+            "Nope",
+            "--path",
+            &board,
+            "--accept-from",
+            "members",
+            "--members",
+            "group:finance",
+        ],
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("members entry \"group:finance\" names no group in farm.groups (groups: partners, strict)"),
+        "{err}"
+    );
     ask_json(
         &cluster,
         1,
@@ -171,7 +227,7 @@ fn the_farms_own_dkim_spf_and_dmarc_checks_authenticate_members() {
             "--accept-from",
             "members",
             "--members",
-            "@signed.test,@spf.test,@strict.test",
+            "group:partners",
             "--json",
         ],
     );

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::address::{alias_problem, domain_problem, split_address};
 pub use crate::cluster::{ClusterSettings, HttpSettings, Peer};
 pub use crate::dns::DnsSettings;
+use crate::groups::Groups;
 pub use crate::library::{AttachmentFolders, LibraryKind, LibrarySettings};
 use crate::net::IpRange;
 pub use crate::security::{AdminSettings, ClientCerts, Secret, TlsSettings};
@@ -315,6 +316,7 @@ impl FarmConfig {
             }
         }
         problems.extend(library_problems(&self.libraries));
+        problems.extend(crate::groups::problems(&farm.groups, &self.libraries));
         problems
     }
 }
@@ -349,16 +351,6 @@ fn library_problems(libraries: &[LibrarySettings]) -> Vec<String> {
             problems.push(format!(
                 "library {name:?}: accept_from = \"members\" needs at least one entry in members"
             ));
-        }
-        for m in &lib.members {
-            let bare = m.trim().trim_start_matches('@');
-            let problem = match split_address(bare) {
-                Some((_, domain)) => domain_problem(domain),
-                None => domain_problem(bare),
-            };
-            if let Some(why) = problem {
-                problems.push(format!("library {name:?}: members entry {m:?} {why}"));
-            }
         }
         if let Some(path) = &lib.path {
             if path.as_os_str().is_empty() {
@@ -431,6 +423,10 @@ pub struct FarmSettings {
     pub safe_servers: Option<Vec<IpRange>>,
     /// Connection control: addresses or ranges refused at connect (`554 5.7.1`).
     pub deny_servers: Vec<IpRange>,
+    /// Named groups of senders a library's `members` can name as
+    /// `group:<name>` (see `groups`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub groups: Groups,
 }
 
 impl Default for FarmSettings {
@@ -451,6 +447,7 @@ impl Default for FarmSettings {
             max_recipients: 100,
             safe_servers: None,
             deny_servers: Vec::new(),
+            groups: Groups::new(),
         }
     }
 }

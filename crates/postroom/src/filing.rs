@@ -416,13 +416,18 @@ fn apply_library_rules(
                 .filter(|a| lib.files_attachment(&a.content_type, &a.file_name).is_ok())
                 .map(|a| (a.file_name.as_str(), a.content.len() as u64))
                 .collect();
-            refuses_sender(&lib.alias, lib.accept_from, &lib.members, sender)
-                .map(|(code, why)| match code {
-                    "not_authenticated" => (code, format!("{why}: {why_not}")),
-                    _ => (code, why),
-                })
-                .or_else(|| lib.refuses(message_len, &sizes))
-                .or_else(|| list_items::refusal(lib, plan.invitation.as_ref()))
+            refuses_sender(
+                &lib.alias,
+                lib.accept_from,
+                (&lib.members, &config.farm.groups),
+                sender,
+            )
+            .map(|(code, why)| match code {
+                "not_authenticated" => (code, format!("{why}: {why_not}")),
+                _ => (code, why),
+            })
+            .or_else(|| lib.refuses(message_len, &sizes))
+            .or_else(|| list_items::refusal(lib, plan.invitation.as_ref()))
         });
         match refusal {
             Some(refusal) => {
