@@ -140,12 +140,21 @@ fn the_farms_own_dkim_spf_and_dmarc_checks_authenticate_members() {
     let signed = write("signed.eml", message("Alice <alice@signed.test>", "signed"));
     let altered = write("altered.eml", message("alice@signed.test", "altered"));
     let strict = write("strict.eml", message("dave@strict.test", "strict"));
+    // Signed by the parent domain (no DMARC policy): aligned, so it passes.
+    let parent = write("parent.eml", message("eve@sub.signed.test", "parent"));
+    // Two authors: DMARC cannot vouch for either.
+    let two = write(
+        "two.eml",
+        message("alice@signed.test, bob@signed.test", "two"),
+    );
     let out = python(
         SIGN,
         &[
             signed.to_str().unwrap(),
             altered.to_str().unwrap(),
             strict.to_str().unwrap(),
+            parent.to_str().unwrap(),
+            two.to_str().unwrap(),
         ],
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -184,7 +193,7 @@ fn the_farms_own_dkim_spf_and_dmarc_checks_authenticate_members() {
         &[
             "farm",
             "set",
-            "groups.partners=@signed.test,@spf.test,group:strict",
+            "groups.partners=@signed.test,@sub.signed.test,@spf.test,group:strict",
             "groups.strict=@strict.test",
             "--json",
         ],
@@ -250,13 +259,15 @@ fn the_farms_own_dkim_spf_and_dmarc_checks_authenticate_members() {
     send("mallory@evil.test", &forged);
     send("carol@spf.test", &spf_only);
     send("dave@strict.test", &strict);
+    send("eve@sub.signed.test", &parent);
+    send("bob@signed.test", &two);
 
     let mut quarantined = Vec::new();
-    wait_until(Duration::from_secs(60), "five messages handled", || {
+    wait_until(Duration::from_secs(60), "seven messages handled", || {
         let filed = ask_json(&cluster, 1, &["items", "board", "--json"]);
         let list = ask_json(&cluster, 1, &["quarantine", "list", "--json"]);
         quarantined = list["entries"].as_array().cloned().unwrap_or_default();
-        filed["total"].as_u64().unwrap() + quarantined.len() as u64 == 5
+        filed["total"].as_u64().unwrap() + quarantined.len() as u64 == 7
     });
     let filed = ask_json(&cluster, 1, &["items", "board", "--json"]);
     let mut subjects: Vec<&str> = filed["items"]
@@ -266,7 +277,7 @@ fn the_farms_own_dkim_spf_and_dmarc_checks_authenticate_members() {
         .map(|i| i["subject"].as_str().unwrap())
         .collect();
     subjects.sort();
-    assert_eq!(subjects, ["signed", "spf"], "{quarantined:?}");
+    assert_eq!(subjects, ["parent", "signed", "spf"], "{quarantined:?}");
     let reason = |envelope_sender: &str| -> String {
         let entry: &Value = quarantined
             .iter()
@@ -275,9 +286,14 @@ fn the_farms_own_dkim_spf_and_dmarc_checks_authenticate_members() {
         assert_eq!(entry["code"], "not_authenticated", "{entry}");
         entry["reason"].as_str().unwrap().to_string()
     };
+    // Nothing of signed.test's: refused without a lookup.
     let forged = reason("mallory@evil.test");
-    assert!(forged.contains("no DKIM signature"), "{forged}");
-    assert!(forged.contains("SPF for evil.test"), "{forged}");
+    assert!(
+        forged.contains("nothing in the message can authenticate signed.test: no DKIM signature; the envelope sender's domain is evil.test"),
+        "{forged}"
+    );
+    let two = reason("bob@signed.test");
+    assert!(two.contains("the message has 2 From addresses"), "{two}");
     let altered = reason("alice@signed.test");
     assert!(
         altered.contains("DKIM of signed.test: Calculated body hash does not match"),

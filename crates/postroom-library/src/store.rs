@@ -31,10 +31,6 @@ const STALE_TMP_AGE: Duration = Duration::from_secs(24 * 3600);
 pub struct Library {
     root: PathBuf,
     settings: LibrarySettings,
-    /// One batch at a time in this process: two batches planning names at
-    /// once could both plan a free name and, their files being byte-identical,
-    /// share it (see `batch.rs`, "The one ambiguity"). Clones share it.
-    filing: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 /// Open handles on the library's folders for one call.
@@ -82,11 +78,7 @@ impl Library {
         remove_stale_temps(&dirs);
         durable::sync_filesystem(&dirs.root)
             .map_err(|e| LibraryError::io("flush to disk", &root, e))?;
-        Ok(Library {
-            root,
-            settings,
-            filing: std::sync::Arc::new(std::sync::Mutex::new(())),
-        })
+        Ok(Library { root, settings })
     }
 
     /// The library folder.
@@ -103,8 +95,6 @@ impl Library {
     /// the message key, across calls, processes and crashes. An `Ok` result
     /// means the item's files and its `done` record are on disk.
     pub fn file_batch(&self, items: &[ItemToFile<'_>]) -> Vec<Result<FileOutcome, LibraryError>> {
-        // A poisoned lock guards nothing of its own: go on.
-        let _one_at_a_time = self.filing.lock().unwrap_or_else(|p| p.into_inner());
         batch::file_batch(&self.root, &self.settings, items)
     }
 

@@ -49,6 +49,6 @@ pub use postroom_core::names::safe_file_name;
 pub use tnef::{tnef_files, TnefError, TnefFile};
 pub use trace::{
     drop_file_head, own_trace_field, own_trace_helo, own_trace_origin, split_own_trace, TraceInfo,
-    TRACE_MARK,
+    ADMIN_HELO, TRACE_MARK,
 };
 pub use uuencode::{find_uuencoded, UuBlock, UuError, UuProblem};

@@ -8,6 +8,10 @@
 /// after the `by <host>` clause.
 pub const TRACE_MARK: &str = "(postroom)";
 
+/// The HELO name in our trace of a message that came from no SMTP client
+/// (the admin API's Submit, or a replay of a message that had none).
+pub const ADMIN_HELO: &str = "postroom-admin";
+
 /// What our `Received:` field says about one SMTP transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceInfo<'a> {

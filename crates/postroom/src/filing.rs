@@ -8,8 +8,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use postroom_core::config::{FarmConfig, LibraryKind, LibrarySettings};
+use postroom_core::groups::expand;
 use postroom_core::list_item::Invitation;
-use postroom_core::policy::{refuses_sender, AcceptFrom, Sender};
+use postroom_core::policy::{is_member, refuses_sender, AcceptFrom, Sender};
 use postroom_core::route::{route, route_recipient, RecipientRoute, RefusalReason};
 use postroom_core::{MessageAbout, MessageKey, Outcome};
 use postroom_library::{
@@ -28,6 +29,12 @@ use crate::sender::sender;
 #[derive(Default)]
 pub struct Libraries {
     open: Mutex<HashMap<String, (LibrarySettings, Arc<Library>)>>,
+    /// One batch at a time per library folder in this process: two batches
+    /// planning names at once could both plan a free name and, their files
+    /// being byte-identical, share it (`postroom-library` batch.rs, "The
+    /// one ambiguity"). By folder, so a library reopened with new settings
+    /// keeps its lock.
+    filing: Mutex<HashMap<std::path::PathBuf, Arc<Mutex<()>>>>,
 }
 
 impl Libraries {
@@ -47,6 +54,15 @@ impl Libraries {
         )?);
         open.insert(settings.alias.clone(), (settings.clone(), lib.clone()));
         Ok(lib)
+    }
+
+    /// The filing lock of the library folder `root`.
+    fn lock_of(&self, root: &Path) -> anyhow::Result<Arc<Mutex<()>>> {
+        let mut locks = self
+            .filing
+            .lock()
+            .map_err(|_| anyhow::anyhow!("library locks poisoned"))?;
+        Ok(locks.entry(root.to_path_buf()).or_default().clone())
     }
 }
 
@@ -153,7 +169,19 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
             .iter()
             .map(|&i| item_to_file(ctx, settings, &batch[i], &plans[i]))
             .collect();
-        let results = library.file_batch(&items);
+        let results = match ctx.libraries.lock_of(library.root()) {
+            Ok(lock) => {
+                // A poisoned lock guards no data of its own: go on.
+                let _one_at_a_time = lock.lock().unwrap_or_else(|p| p.into_inner());
+                library.file_batch(&items)
+            }
+            Err(e) => {
+                for &i in &members {
+                    failures[i] = Some(format!("library {alias:?}: {e:#}"));
+                }
+                continue;
+            }
+        };
         if results.len() != members.len() {
             for &i in &members {
                 failures[i] = Some(format!(
@@ -318,12 +346,18 @@ fn plan(ctx: &FilingContext<'_>, m: &Received) -> Plan {
             ),
         ),
         Ok(Ok(parsed)) => {
-            // Who sent it matters only to a policy that asks (skip the work otherwise).
+            // Who sent it matters only to a policy that asks: the farm's, or a
+            // members-only library the From address is a member of (a
+            // stranger is refused without a lookup).
+            let from = parsed.headers.from_address.as_deref();
             let asks = config.farm.accept_authenticated_only
                 || route.libraries.iter().any(|alias| {
-                    config
-                        .library_by_alias(alias)
-                        .is_some_and(|l| l.accept_from == AcceptFrom::Members)
+                    config.library_by_alias(alias).is_some_and(|l| {
+                        l.accept_from == AcceptFrom::Members
+                            && from.is_some_and(|f| {
+                                is_member(&expand(&l.members, &config.farm.groups), f)
+                            })
+                    })
                 });
             let (sender, why_not) = if asks {
                 match sender(config, m, &parsed, ctx.auth) {
@@ -333,7 +367,12 @@ fn plan(ctx: &FilingContext<'_>, m: &Received) -> Plan {
                     }
                 }
             } else {
-                (Sender::default(), String::new())
+                let from = from.map(str::to_string);
+                let sender = Sender {
+                    from,
+                    authenticated: None,
+                };
+                (sender, String::new())
             };
             if config.farm.accept_authenticated_only && sender.authenticated.is_none() {
                 (

@@ -20,7 +20,7 @@ use postroom_core::config::FarmConfig;
 use postroom_core::policy::{authenticated_by_results, Sender};
 use postroom_core::sender_auth::Verdict;
 use postroom_mail::{
-    header_values, own_trace_helo, own_trace_origin, split_own_trace, ParsedMessage,
+    header_values, own_trace_helo, own_trace_origin, split_own_trace, ParsedMessage, ADMIN_HELO,
 };
 
 use crate::authentication::{Authenticator, Client};
@@ -45,9 +45,12 @@ fn origin(config: &FarmConfig, m: &Received) -> Origin {
         Some((_, protocol)) if protocol == "GRPC" => {
             Origin::Vouched("through the admin API".to_string())
         }
-        Some((_, protocol)) if protocol == "REPLAY" => Origin::OurDoor(
+        Some((ip, protocol)) if protocol == "REPLAY" => Origin::OurDoor(
             "a replayed message is not vouched for again".to_string(),
-            None,
+            // The SMTP client it first came from, when it came from one.
+            own_trace_helo(trace)
+                .filter(|helo| helo != ADMIN_HELO)
+                .map(|helo| (ip, helo)),
         ),
         Some((ip, _)) if config.farm.vouches(ip) => {
             Origin::Vouched(format!("through the vouching server {ip}"))
@@ -93,7 +96,8 @@ pub fn sender(
                 helo,
                 mail_from: &m.envelope.sender,
             });
-            match auth.check(m.message(), address, client) {
+            let (_, as_sent) = split_own_trace(m.message());
+            match auth.check(as_sent, address, client) {
                 Verdict::Pass(how) => (Some(how), String::new()),
                 Verdict::Fail(why) => (None, format!("{why_not}; the farm's checks: {why}")),
                 Verdict::TempError(why) => return Err(why),
