@@ -23,10 +23,19 @@ pub struct Attachment {
     pub content_id: Option<String>,
 }
 
+/// An attachment with what unpacking needs to know of its MIME part.
+#[derive(Debug)]
+pub(crate) struct Found {
+    pub(crate) attachment: Attachment,
+    /// The `smime-type` parameter of its Content-Type, lowercase
+    /// (`signed-data`, `enveloped-data` ...).
+    pub(crate) smime_type: Option<String>,
+}
+
 /// Every part `mail-parser` reports as an attachment, in order. The
 /// message is consumed so decoded bodies move out of it instead of being
 /// copied (a 20 MB attachment is in memory once, not twice).
-pub(crate) fn collect_attachments(mut message: Message<'_>) -> Vec<Attachment> {
+pub(crate) fn collect_attachments(mut message: Message<'_>) -> Vec<Found> {
     let ids: Vec<usize> = message.attachments.iter().map(|&id| id as usize).collect();
     let mut attachments = Vec::with_capacity(ids.len());
     for (index, id) in ids.into_iter().enumerate() {
@@ -39,15 +48,22 @@ pub(crate) fn collect_attachments(mut message: Message<'_>) -> Vec<Attachment> {
         let name = given.as_deref().or(part.attachment_name()).unwrap_or("");
         let file_name = safe_file_name(name, &derived);
         let content_id = part.content_id().and_then(bare_id);
+        let smime_type = part
+            .content_type()
+            .and_then(|ct| ct.attribute("smime-type"))
+            .map(|t| t.trim().to_ascii_lowercase());
         let content = match text_as_sent(&message, part) {
             Some(original) => original,
             None => take_contents(&mut message, id),
         };
-        attachments.push(Attachment {
-            file_name,
-            content_type,
-            content,
-            content_id,
+        attachments.push(Found {
+            attachment: Attachment {
+                file_name,
+                content_type,
+                content,
+                content_id,
+            },
+            smime_type,
         });
     }
     attachments
@@ -182,6 +198,8 @@ fn extension_for(content_type: &str) -> &'static str {
         "audio/wav" | "audio/x-wav" => "wav",
         "video/mp4" => "mp4",
         "message/rfc822" => "eml",
+        "application/pkcs7-mime" | "application/x-pkcs7-mime" => "p7m",
+        "application/pkcs7-signature" | "application/x-pkcs7-signature" => "p7s",
         _ => "bin",
     }
 }
@@ -194,6 +212,9 @@ mod tests {
     fn parse(raw: &[u8]) -> Vec<Attachment> {
         let message = MessageParser::default().parse(raw).unwrap();
         collect_attachments(message)
+            .into_iter()
+            .map(|found| found.attachment)
+            .collect()
     }
 
     #[test]
@@ -242,6 +263,7 @@ Content-Type: text/csv\r\nContent-Disposition: attachment\r\n\r\na;b\xfc\r\nc;d\
     fn extensions() {
         assert_eq!(extension_for("application/pdf"), "pdf");
         assert_eq!(extension_for("application/octet-stream"), "bin");
+        assert_eq!(extension_for("application/x-pkcs7-mime"), "p7m");
         assert_eq!(extension_for("whatever/else"), "bin");
     }
 }

@@ -10,6 +10,9 @@
 //! - [`parse_message`] extracts metadata, bodies, threading headers, the
 //!   calendar part and attachments with `mail-parser`.
 //! - [`read_invitation`] reads the events of a `text/calendar` part.
+//! - [`opaque_signed_content`] takes the signed MIME entity out of S/MIME
+//!   opaque signed data (`smime.p7m`); [`parse_message`] files its
+//!   attachments and keeps the `.p7m` as the signature.
 //! - [`sanitize_html`] makes an HTML body safe to show, `cid:` images
 //!   pointing at their saved files.
 //! - [`split_own_trace`] separates postroom's own `Received:` field (not part
@@ -28,6 +31,7 @@ mod ics;
 mod lines;
 mod message;
 mod rfc2231;
+mod smime;
 #[cfg(test)]
 mod test_rng;
 mod tnef;
@@ -46,6 +50,7 @@ pub use ics::read_invitation;
 pub use lines::header_values;
 pub use message::{parse_message, ParsedMessage};
 pub use postroom_core::names::safe_file_name;
+pub use smime::{opaque_signed_content, NotOpaqueSigned, SignedContent};
 pub use tnef::{tnef_files, TnefError, TnefFile};
 pub use trace::{
     drop_file_head, own_trace_field, own_trace_helo, own_trace_origin, split_own_trace, TraceInfo,
