@@ -14,6 +14,7 @@ pub mod config_diff;
 pub mod discussion;
 pub mod dns;
 mod error;
+pub mod folders;
 pub mod groups;
 mod headers;
 pub mod key;

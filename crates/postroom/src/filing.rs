@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use postroom_core::config::{FarmConfig, LibraryKind, LibrarySettings};
 use postroom_core::groups::expand;
@@ -14,57 +13,17 @@ use postroom_core::policy::{is_member, refuses_sender, AcceptFrom, Sender};
 use postroom_core::route::{route, route_recipient, RecipientRoute, RefusalReason};
 use postroom_core::{MessageAbout, MessageKey, Outcome};
 use postroom_library::{
-    FileOutcome, FileToWrite, ItemMetadata, ItemToFile, Library, Quarantine, QuarantineReason,
+    FileOutcome, FileToWrite, ItemMetadata, ItemToFile, Quarantine, QuarantineReason,
 };
 use postroom_mail::{parse_message, Attachment, ParsedMessage};
 use tracing::{info, info_span, warn};
 
 use crate::authentication::Authenticator;
 use crate::intake::Received;
+use crate::libraries::Libraries;
 use crate::list_items::{self, list_item};
-use crate::notices::Notice;
+use crate::notices::{notice, Notice};
 use crate::sender::sender;
-
-/// Open libraries by alias, reopened when their settings change.
-#[derive(Default)]
-pub struct Libraries {
-    open: Mutex<HashMap<String, (LibrarySettings, Arc<Library>)>>,
-    /// One batch at a time per library folder in this process: two batches
-    /// planning names at once could both plan a free name and, their files
-    /// being byte-identical, share it (`postroom-library` batch.rs, "The
-    /// one ambiguity"). By folder, so a library reopened with new settings
-    /// keeps its lock.
-    filing: Mutex<HashMap<std::path::PathBuf, Arc<Mutex<()>>>>,
-}
-
-impl Libraries {
-    fn get(&self, data_dir: &Path, settings: &LibrarySettings) -> anyhow::Result<Arc<Library>> {
-        let mut open = self
-            .open
-            .lock()
-            .map_err(|_| anyhow::anyhow!("library cache poisoned"))?;
-        if let Some((s, lib)) = open.get(&settings.alias) {
-            if s == settings {
-                return Ok(lib.clone());
-            }
-        }
-        let lib = Arc::new(Library::open(
-            settings.resolved_path(data_dir),
-            settings.clone(),
-        )?);
-        open.insert(settings.alias.clone(), (settings.clone(), lib.clone()));
-        Ok(lib)
-    }
-
-    /// The filing lock of the library folder `root`.
-    fn lock_of(&self, root: &Path) -> anyhow::Result<Arc<Mutex<()>>> {
-        let mut locks = self
-            .filing
-            .lock()
-            .map_err(|_| anyhow::anyhow!("library locks poisoned"))?;
-        Ok(locks.entry(root.to_path_buf()).or_default().clone())
-    }
-}
 
 /// What became of one claimed message.
 #[derive(Debug, PartialEq, Eq)]
@@ -260,27 +219,6 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
             }
         })
         .collect()
-}
-
-/// A notice for the sender of `m`, refused by a library's policy, when the
-/// farm sends them (`farm.notify_refused_senders`) and there is a sender
-/// to tell (not the null sender).
-fn notice(
-    config: &FarmConfig,
-    m: &Received,
-    code: &str,
-    reason: &str,
-    recipients: Vec<String>,
-) -> Option<Notice> {
-    let policy = matches!(code, "not_a_member" | "not_authenticated");
-    (policy && config.farm.notify_refused_senders && !m.envelope.sender.is_empty()).then(|| {
-        Notice {
-            to: m.envelope.sender.clone(),
-            recipients,
-            reason: reason.to_string(),
-            header: postroom_mail::header_of(m.message()).to_vec(),
-        }
-    })
 }
 
 /// The message's identity for the ledger: from its parsed headers, or (when

@@ -14,6 +14,7 @@ mod front_door;
 mod handoff;
 mod intake;
 mod lease;
+mod libraries;
 mod library_cmd;
 mod list_cmd;
 mod list_items;

@@ -28,10 +28,11 @@ use tracing::{debug, error, info_span, warn};
 
 use crate::authentication::Authenticator;
 use crate::counters::Counters;
-use crate::filing::{self, FilingContext, Libraries, Step};
+use crate::filing::{self, FilingContext, Step};
 use crate::handoff::Handoff;
 use crate::intake::{self, Intake, Received};
 use crate::lease::{local_deadline, LeaseKeeper};
+use crate::libraries::Libraries;
 use crate::paused::{Paused, PAUSED_RETRY};
 
 /// Largest number of files claimed and filed together.
