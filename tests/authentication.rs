@@ -303,3 +303,77 @@ fn the_farms_own_dkim_spf_and_dmarc_checks_authenticate_members() {
     assert!(strict.contains("DMARC failed for strict.test"), "{strict}");
     drop(dns);
 }
+
+#[test]
+fn a_sender_the_farm_cannot_check_for_now_is_tried_again_then_quarantined_with_the_reason() {
+    let mut cluster = Cluster::prepare(1, "lease_ttl = \"3s\"", Membership::Static);
+    let dir = cluster.dir.path().to_path_buf();
+    let signed = dir.join("signed.eml");
+    std::fs::write(&signed, message("alice@signed.test", "unreachable")).unwrap();
+    let out = python(SIGN, &[signed.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    // A name server that is not there: every lookup fails for now.
+    let nobody = free_udp_and_tcp_port();
+    cluster.append_config(
+        1,
+        &format!("[dns]\nservers = [\"127.0.0.1:{nobody}\"]\ntimeout = \"500ms\"\n"),
+    );
+    cluster.spawn(1);
+    cluster.wait_ready(1);
+    let board = shared(&cluster, "board");
+    ask_json(
+        &cluster,
+        1,
+        &[
+            "library",
+            "add",
+            "board",
+            "--name",
+            "Board",
+            "--path",
+            &board,
+            "--accept-from",
+            "members",
+            "--members",
+            "@signed.test",
+            "--json",
+        ],
+    );
+    let smtp = cluster.smtp_addr(1);
+    let out = python(
+        SEND,
+        &[
+            &smtp.ip().to_string(),
+            &smtp.port().to_string(),
+            "alice@signed.test",
+            &format!("board@{DOMAIN}"),
+            signed.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let mut entries = Vec::new();
+    wait_until(
+        Duration::from_secs(90),
+        "quarantined after the retries",
+        || {
+            let list = ask_json(&cluster, 1, &["quarantine", "list", "--json"]);
+            entries = list["entries"].as_array().cloned().unwrap_or_default();
+            !entries.is_empty()
+        },
+    );
+    assert_eq!(entries[0]["code"], "filing_failed", "{entries:?}");
+    let reason = entries[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("who sent it cannot be told now"),
+        "{reason}"
+    );
+    // It was tried again before it was given up on, never filed.
+    let retries = cluster
+        .node(1)
+        .log_text()
+        .matches("not filed yet; will retry")
+        .count();
+    assert!(retries >= 2, "{retries} retries");
+    let filed = ask_json(&cluster, 1, &["items", "board", "--json"]);
+    assert_eq!(filed["total"], 0);
+}
