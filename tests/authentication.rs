@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::admin::{ask, ask_json, shared};
-use support::clients::{python, text};
+use support::clients::{python, smtplib_send_file, text};
 use support::cluster::{Cluster, Membership};
 use support::{wait_until, DOMAIN};
 
@@ -40,14 +40,6 @@ for path in sys.argv[1:]:
                     include_headers=[b"from", b"to", b"subject", b"message-id"])
     open(path, "wb").write(sig + msg)
 print("v=DKIM1; k=rsa; p=" + base64.b64encode(spki).decode())
-"#;
-
-/// Python: send a raw message file with smtplib.
-const SEND: &str = r#"
-import smtplib, sys
-host, port, sender, rcpt, path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-with smtplib.SMTP(host, port, timeout=20) as s:
-    s.sendmail(sender, [rcpt], open(path, "rb").read())
 "#;
 
 /// dnsmasq answering only from its own records (NXDOMAIN for the rest).
@@ -126,6 +118,29 @@ fn message(from: &str, subject: &str) -> String {
         "From: {from}\r\nTo: board@{DOMAIN}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@test>\r\n\
          MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nminutes of the {subject} meeting\r\n"
     )
+}
+
+/// A members-only library "board" with these members (comma list).
+fn add_board(cluster: &Cluster, members: &str) {
+    let board = shared(cluster, "board");
+    ask_json(
+        cluster,
+        1,
+        &[
+            "library",
+            "add",
+            "board",
+            "--name",
+            "Board",
+            "--path",
+            &board,
+            "--accept-from",
+            "members",
+            "--members",
+            members,
+            "--json",
+        ],
+    );
 }
 
 #[test]
@@ -222,37 +237,14 @@ fn the_farms_own_dkim_spf_and_dmarc_checks_authenticate_members() {
         err.contains("members entry \"group:finance\" names no group in farm.groups (groups: partners, strict)"),
         "{err}"
     );
-    ask_json(
-        &cluster,
-        1,
-        &[
-            "library",
-            "add",
-            "board",
-            "--name",
-            "Board",
-            "--path",
-            &board,
-            "--accept-from",
-            "members",
-            "--members",
-            "group:partners",
-            "--json",
-        ],
-    );
-    let smtp = cluster.smtp_addr(1);
+    add_board(&cluster, "group:partners");
     let send = |mail_from: &str, path: &std::path::Path| {
-        let out = python(
-            SEND,
-            &[
-                &smtp.ip().to_string(),
-                &smtp.port().to_string(),
-                mail_from,
-                &format!("board@{DOMAIN}"),
-                path.to_str().unwrap(),
-            ],
+        smtplib_send_file(
+            cluster.smtp_addr(1),
+            mail_from,
+            &format!("board@{DOMAIN}"),
+            path,
         );
-        assert!(out.status.success(), "{}", text(&out));
     };
     send("bounces@elsewhere.test", &signed);
     send("alice@signed.test", &altered);
@@ -320,37 +312,9 @@ fn a_sender_the_farm_cannot_check_for_now_is_tried_again_then_quarantined_with_t
     );
     cluster.spawn(1);
     cluster.wait_ready(1);
-    let board = shared(&cluster, "board");
-    ask_json(
-        &cluster,
-        1,
-        &[
-            "library",
-            "add",
-            "board",
-            "--name",
-            "Board",
-            "--path",
-            &board,
-            "--accept-from",
-            "members",
-            "--members",
-            "@signed.test",
-            "--json",
-        ],
-    );
-    let smtp = cluster.smtp_addr(1);
-    let out = python(
-        SEND,
-        &[
-            &smtp.ip().to_string(),
-            &smtp.port().to_string(),
-            "alice@signed.test",
-            &format!("board@{DOMAIN}"),
-            signed.to_str().unwrap(),
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    add_board(&cluster, "@signed.test");
+    let rcpt = format!("board@{DOMAIN}");
+    smtplib_send_file(cluster.smtp_addr(1), "alice@signed.test", &rcpt, &signed);
     let mut entries = Vec::new();
     wait_until(
         Duration::from_secs(90),

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::admin::{ask, ask_json, shared};
-use support::clients::{python, text};
+use support::clients::{python, smtplib_send_file, text};
 use support::cluster::{drop_into, Cluster};
 use support::{corpus, wait_until, DOMAIN};
 
@@ -52,14 +52,6 @@ with smtplib.SMTP(host, port, timeout=20) as s:
 print(json.dumps({"refused": {k: [v[0], v[1].decode()] for k, v in refused.items()}}))
 "#;
 
-/// Python: send raw message bytes (a file) with smtplib.
-const SEND_RAW: &str = r#"
-import smtplib, sys
-host, port, sender, rcpt, path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-with smtplib.SMTP(host, port, timeout=20) as s:
-    s.sendmail(sender, [rcpt], open(path, "rb").read())
-"#;
-
 fn send_built(cluster: &Cluster, spec: &Value) {
     let addr = cluster.smtp_addr(1);
     let out = python(
@@ -74,20 +66,14 @@ fn send_built(cluster: &Cluster, spec: &Value) {
 }
 
 fn send_raw(cluster: &Cluster, rcpt: &str, message: &str) {
-    let addr = cluster.smtp_addr(1);
     let file = cluster.dir.path().join("raw.eml");
     std::fs::write(&file, message.replace('\n', "\r\n")).unwrap();
-    let out = python(
-        SEND_RAW,
-        &[
-            &addr.ip().to_string(),
-            &addr.port().to_string(),
-            "organizer@contoso.example",
-            rcpt,
-            file.to_str().unwrap(),
-        ],
+    smtplib_send_file(
+        cluster.smtp_addr(1),
+        "organizer@contoso.example",
+        rcpt,
+        &file,
     );
-    assert!(out.status.success(), "{}", text(&out));
 }
 
 /// `library add <alias> --kind <kind>` on shared storage; its folder.
