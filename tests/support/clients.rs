@@ -163,3 +163,25 @@ pub fn smtplib_send(
     assert!(out.status.success(), "{}", text(&out));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
 }
+
+/// smtplib: send the raw message in file `path` from `sender` to `rcpt`
+/// (the bytes as they are; smtplib dot-stuffs them); panics unless accepted.
+pub fn smtplib_send_file(addr: SocketAddr, sender: &str, rcpt: &str, path: &std::path::Path) {
+    const SEND_FILE: &str = r#"
+import smtplib, sys
+host, port, sender, rcpt, path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+with smtplib.SMTP(host, port, timeout=20) as s:
+    s.sendmail(sender, [rcpt], open(path, "rb").read())
+"#;
+    let out = python(
+        SEND_FILE,
+        &[
+            &addr.ip().to_string(),
+            &addr.port().to_string(),
+            sender,
+            rcpt,
+            path.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+}

@@ -12,7 +12,7 @@ use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::proto::{FarmSettings, FarmSettingsUpdate, Library, LibraryUpdate};
+use crate::proto::{FarmSettings, FarmSettingsUpdate, Library, LibraryUpdate, StringList};
 
 const KINDS: &str = LibraryKind::NAMES;
 const ATTACHMENT_FOLDERS: &str = "root, subject, sender";
@@ -103,6 +103,14 @@ pub(crate) fn farm_settings(config: &FarmConfig) -> FarmSettings {
             .quarantine
             .retention
             .map_or(0, |r| r.as_millis() / 1000),
+        groups: farm
+            .groups
+            .iter()
+            .map(|(name, entries)| {
+                let values = entries.clone();
+                (name.clone(), StringList { values })
+            })
+            .collect(),
     }
 }
 
@@ -141,6 +149,19 @@ pub(crate) fn update_farm(config: &mut FarmConfig, u: &FarmSettingsUpdate) -> Re
     }
     if let Some(address) = &u.postmaster {
         farm.postmaster = Some(address.trim().to_string()).filter(|a| !a.is_empty());
+    }
+    for (name, entries) in &u.groups {
+        let name = name.trim().to_string();
+        let values: Vec<String> = entries
+            .values
+            .iter()
+            .map(|e| e.trim().to_string())
+            .collect();
+        if values.is_empty() {
+            farm.groups.remove(&name);
+        } else {
+            farm.groups.insert(name, values);
+        }
     }
     if let Some(ids) = &u.trusted_authserv_ids {
         farm.trusted_authserv_ids = ids.values.iter().map(|d| d.trim().to_string()).collect();

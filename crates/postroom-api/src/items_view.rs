@@ -134,17 +134,18 @@ fn event(e: &CalendarEntry) -> CalendarEvent {
 
 /// A calendar's events from every record of the library.
 pub(crate) fn event_list(records: &[ItemRecord]) -> EventList {
-    let keys: Vec<String> = records
+    let ids: Vec<(String, String)> = records
         .iter()
-        .map(|r| r.meta.message_key.to_string())
+        .map(|r| (r.meta.message_key.to_string(), sender(r)))
         .collect();
     let refs: Vec<InvitationRef<'_>> = records
         .iter()
-        .zip(&keys)
-        .filter_map(|(r, key)| match &r.meta.item {
+        .zip(&ids)
+        .filter_map(|(r, (key, sender))| match &r.meta.item {
             Some(ListItem::Invitation(invitation)) => Some(InvitationRef {
                 key,
                 received: &r.meta.received,
+                sender,
                 invitation,
             }),
             _ => None,
@@ -156,6 +157,7 @@ pub(crate) fn event_list(records: &[ItemRecord]) -> EventList {
             cancelled: e.cancelled,
             current_item: e.current_key.clone(),
             items: e.versions.clone(),
+            ignored_items: e.ignored.clone(),
             ..event(&e.entry)
         })
         .collect();

@@ -84,7 +84,7 @@ fn envelope(sender: &str, recipients: &[String], protocol: &str) -> Envelope {
     Envelope {
         sender: sender.to_string(),
         recipients: recipients.to_vec(),
-        helo: "postroom-admin".to_string(),
+        helo: postroom_mail::ADMIN_HELO.to_string(),
         protocol: protocol.to_string(),
         declared_size: None,
         eight_bit: true,
@@ -226,7 +226,7 @@ pub(crate) async fn replay(
             entry.file, entry.code
         ),
     })?;
-    let (_trace, message) = postroom_mail::split_own_trace(drop_file.message);
+    let (trace, message) = postroom_mail::split_own_trace(drop_file.message);
     let all = drop_file.envelope.recipients.clone();
     let recipients = if entry.refused_recipients.is_empty() {
         all.clone()
@@ -254,12 +254,20 @@ pub(crate) async fn replay(
     let quarantine = intake.quarantine.clone();
     let owned = entry.clone();
     blocking(move || quarantine.release_claim(&owned), &entry.file).await?;
-    let env = envelope(&sender, &recipients, "REPLAY");
+    let mut env = envelope(&sender, &recipients, "REPLAY");
     let id = intake.spool.next_id();
-    let peer = PeerInfo {
+    let mut peer = PeerInfo {
         ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
         port: 0,
     };
+    // The SMTP client it first came from stays in the trace, so SPF can be
+    // checked again.
+    if let Some((ip, protocol)) = postroom_mail::own_trace_origin(trace) {
+        if protocol.contains("SMTP") {
+            peer.ip = ip;
+            env.helo = postroom_mail::own_trace_helo(trace).unwrap_or_default();
+        }
+    }
     let mut draft = intake
         .spool
         .draft(&id, head(intake, &env, peer, &id), &sender, &recipients);

@@ -1,7 +1,8 @@
 //! Events of a calendar list, from the invitations filed into it
 //! ([`events`]): entries grouped by `UID` and `RECURRENCE-ID`, the current
-//! version of each chosen by `SEQUENCE` (RFC 5546), cancellations applied.
-//! Pure and independent of the order the items are given in.
+//! version of each chosen by `SEQUENCE` (RFC 5546), cancellations applied;
+//! once an event exists, only its first sender or its organizer may change
+//! it. Pure and independent of the order the items are given in.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -11,11 +12,12 @@ use serde::{Deserialize, Serialize};
 use crate::list_item::{CalendarEntry, CalendarTime, Invitation};
 
 /// Whether an invitation with `method` creates or updates its events:
-/// `PUBLISH` (also when empty), `REQUEST`, `ADD`; case-insensitive.
+/// `PUBLISH` (also when empty), `REQUEST`; case-insensitive. (`ADD` only
+/// adds instances to a recurring event: filed, not applied.)
 pub fn method_updates(method: &str) -> bool {
     let m = method.trim();
     m.is_empty()
-        || ["PUBLISH", "REQUEST", "ADD"]
+        || ["PUBLISH", "REQUEST"]
             .iter()
             .any(|u| m.eq_ignore_ascii_case(u))
 }
@@ -34,6 +36,8 @@ pub struct InvitationRef<'a> {
     pub key: &'a str,
     /// When it was received, RFC 3339 (sortable as text).
     pub received: &'a str,
+    /// Who sent it: the From address (else the envelope sender).
+    pub sender: &'a str,
     pub invitation: &'a Invitation,
 }
 
@@ -58,12 +62,17 @@ pub struct Event {
     pub current_key: String,
     /// Every item that updated or cancelled it, oldest first.
     pub versions: Vec<String>,
+    /// Items that tried to change it but came from neither its first
+    /// sender nor its organizer (ignored), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
 }
 
 /// An entry as carried by one item.
 struct Version<'a> {
     key: &'a str,
     received: &'a str,
+    sender: &'a str,
     /// Position in its invitation (an item carrying one event twice).
     index: usize,
     entry: &'a CalendarEntry,
@@ -107,6 +116,7 @@ pub fn events(items: &[InvitationRef<'_>]) -> Vec<Event> {
             groups.entry(key).or_default().push(Version {
                 key: item.key,
                 received: item.received,
+                sender: item.sender,
                 index,
                 entry,
                 cancel,
@@ -141,12 +151,27 @@ pub fn events(items: &[InvitationRef<'_>]) -> Vec<Event> {
     out.into_iter().map(|(_, e)| e).collect()
 }
 
+/// Whether `v` may change an event whose first version is `first`: it
+/// comes from the same sender, or from the organizer `first` names.
+fn may_change(first: &Version<'_>, v: &Version<'_>) -> bool {
+    let sender = v.sender.trim();
+    sender.eq_ignore_ascii_case(first.sender.trim())
+        || first
+            .entry
+            .organizer
+            .as_deref()
+            .is_some_and(|o| o.trim().eq_ignore_ascii_case(sender))
+}
+
 /// The event of one group's versions (in arrival order); `None` when empty.
-fn event(versions: &[Version<'_>]) -> Option<Event> {
-    let all: Vec<&Version<'_>> = versions.iter().collect();
+fn event(all_versions: &[Version<'_>]) -> Option<Event> {
+    let first = all_versions.first()?;
+    let (versions, ignored): (Vec<&Version<'_>>, Vec<&Version<'_>>) =
+        all_versions.iter().partition(|v| may_change(first, v));
+    let all: Vec<&Version<'_>> = versions.clone();
     let current = current(&all)?;
     let (shown, cancelled_by) = if current.cancel {
-        let updates: Vec<&Version<'_>> = versions.iter().filter(|v| !v.cancel).collect();
+        let updates: Vec<&Version<'_>> = versions.iter().copied().filter(|v| !v.cancel).collect();
         (current_of_kind(&updates).unwrap_or(current), Some(current))
     } else {
         let by_status = current
@@ -156,12 +181,15 @@ fn event(versions: &[Version<'_>]) -> Option<Event> {
             .is_some_and(|s| s.trim().eq_ignore_ascii_case("CANCELLED"));
         (current, by_status.then_some(current))
     };
-    let mut keys: Vec<String> = Vec::with_capacity(versions.len());
-    for v in versions {
-        if !keys.iter().any(|k| k == v.key) {
-            keys.push(v.key.to_string());
+    let keys = |versions: &[&Version<'_>]| {
+        let mut keys: Vec<String> = Vec::with_capacity(versions.len());
+        for v in versions {
+            if !keys.iter().any(|k| k == v.key) {
+                keys.push(v.key.to_string());
+            }
         }
-    }
+        keys
+    };
     Some(Event {
         uid: current.entry.uid.clone(),
         recurrence_id: current.entry.recurrence_id.clone(),
@@ -169,7 +197,8 @@ fn event(versions: &[Version<'_>]) -> Option<Event> {
         cancelled: cancelled_by.is_some(),
         cancelled_by: cancelled_by.map(|v| v.key.to_string()),
         current_key: shown.key.to_string(),
-        versions: keys,
+        versions: keys(&versions),
+        ignored: keys(&ignored),
     })
 }
 

@@ -28,6 +28,7 @@ fn stamped(mut e: CalendarEntry, stamp: &str) -> CalendarEntry {
 struct Item {
     key: String,
     received: String,
+    sender: String,
     invitation: Invitation,
 }
 
@@ -35,6 +36,7 @@ fn item(key: &str, received: &str, method: &str, events: Vec<CalendarEntry>) -> 
     Item {
         key: key.to_string(),
         received: received.to_string(),
+        sender: "organizer@contoso.example".to_string(),
         invitation: Invitation {
             method: method.to_string(),
             events,
@@ -48,6 +50,7 @@ fn refs(items: &[Item]) -> Vec<InvitationRef<'_>> {
         .map(|i| InvitationRef {
             key: &i.key,
             received: &i.received,
+            sender: &i.sender,
             invitation: &i.invitation,
         })
         .collect()
@@ -74,11 +77,18 @@ const T4: &str = "2026-03-01T13:00:00Z";
 
 #[test]
 fn methods() {
-    for m in ["PUBLISH", "request", "Add", ""] {
+    for m in ["PUBLISH", "request", ""] {
         assert!(method_updates(m), "{m}");
         assert!(!method_cancels(m), "{m}");
     }
-    for m in ["REPLY", "COUNTER", "DECLINECOUNTER", "REFRESH", "X-OTHER"] {
+    for m in [
+        "REPLY",
+        "COUNTER",
+        "DECLINECOUNTER",
+        "REFRESH",
+        "ADD",
+        "X-OTHER",
+    ] {
         assert!(!method_updates(m), "{m}");
         assert!(!method_cancels(m), "{m}");
     }
@@ -447,4 +457,31 @@ fn entries_without_uid_stay_apart() {
     ];
     assert_eq!(run(&items).len(), 2);
     assert!(events(&[]).is_empty());
+}
+
+#[test]
+fn only_the_first_sender_or_the_organizer_may_change_an_event() {
+    let mut organized = entry("u", 0, "Review", "20261201T100000");
+    organized.organizer = Some("boss@contoso.example".into());
+    let mut first = item("a", T1, "REQUEST", vec![organized.clone()]);
+    first.sender = "assistant@contoso.example".into();
+    // A stranger's cancel at a higher sequence is ignored.
+    let mut cancel = item(
+        "b",
+        T2,
+        "CANCEL",
+        vec![entry("u", 5, "Review", "20261201T100000")],
+    );
+    cancel.sender = "mallory@evil.example".into();
+    // The organizer named in the first version may update it.
+    let mut moved = entry("u", 1, "Review (moved)", "20261202T100000");
+    moved.organizer = Some("boss@contoso.example".into());
+    let mut update = item("c", T3, "REQUEST", vec![moved]);
+    update.sender = "BOSS@contoso.example".into();
+    let got = run(&[first, cancel, update]);
+    assert_eq!(got.len(), 1);
+    assert!(!got[0].cancelled);
+    assert_eq!(got[0].entry.summary, "Review (moved)");
+    assert_eq!(got[0].versions, ["a", "c"]);
+    assert_eq!(got[0].ignored, ["b"]);
 }

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::{alias_problem, domain_problem, split_address};
 pub use crate::cluster::{ClusterSettings, HttpSettings, Peer};
+pub use crate::dns::DnsSettings;
+pub use crate::folders::{DropFolderSettings, QuarantineSettings};
+use crate::groups::Groups;
 pub use crate::library::{AttachmentFolders, LibraryKind, LibrarySettings};
 use crate::net::IpRange;
 pub use crate::security::{AdminSettings, ClientCerts, Secret, TlsSettings};
@@ -44,6 +47,8 @@ pub struct ConfigFile {
     pub quarantine: QuarantineSettings,
     #[serde(default)]
     pub smtp: SmtpSettings,
+    #[serde(default)]
+    pub dns: DnsSettings,
     #[serde(default, rename = "library")]
     pub libraries: Vec<LibrarySettings>,
 }
@@ -65,6 +70,7 @@ impl Default for ConfigFile {
             drop_folder: DropFolderSettings::default(),
             quarantine: QuarantineSettings::default(),
             smtp: SmtpSettings::default(),
+            dns: DnsSettings::default(),
             libraries: Vec::new(),
         }
     }
@@ -311,6 +317,7 @@ impl FarmConfig {
             }
         }
         problems.extend(library_problems(&self.libraries));
+        problems.extend(crate::groups::problems(&farm.groups, &self.libraries));
         problems
     }
 }
@@ -345,16 +352,6 @@ fn library_problems(libraries: &[LibrarySettings]) -> Vec<String> {
             problems.push(format!(
                 "library {name:?}: accept_from = \"members\" needs at least one entry in members"
             ));
-        }
-        for m in &lib.members {
-            let bare = m.trim().trim_start_matches('@');
-            let problem = match split_address(bare) {
-                Some((_, domain)) => domain_problem(domain),
-                None => domain_problem(bare),
-            };
-            if let Some(why) = problem {
-                problems.push(format!("library {name:?}: members entry {m:?} {why}"));
-            }
         }
         if let Some(path) = &lib.path {
             if path.as_os_str().is_empty() {
@@ -427,6 +424,10 @@ pub struct FarmSettings {
     pub safe_servers: Option<Vec<IpRange>>,
     /// Connection control: addresses or ranges refused at connect (`554 5.7.1`).
     pub deny_servers: Vec<IpRange>,
+    /// Named groups of senders a library's `members` can name as
+    /// `group:<name>` (see `groups`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub groups: Groups,
 }
 
 impl Default for FarmSettings {
@@ -447,60 +448,8 @@ impl Default for FarmSettings {
             max_recipients: 100,
             safe_servers: None,
             deny_servers: Vec::new(),
+            groups: Groups::new(),
         }
-    }
-}
-
-/// The drop folder where an upstream MTA writes `.eml` files.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DropFolderSettings {
-    /// The folder; `<data_dir>/drop` when unset.
-    pub path: Option<PathBuf>,
-    /// Full rescan period; network shares send no change events, so this is their latency.
-    pub poll_interval: HumanDuration,
-    /// A file must be unchanged this long before it is picked up.
-    pub stable_after: HumanDuration,
-}
-
-impl Default for DropFolderSettings {
-    fn default() -> Self {
-        DropFolderSettings {
-            path: None,
-            poll_interval: HumanDuration::from_secs(2),
-            stable_after: HumanDuration::from_millis(500),
-        }
-    }
-}
-
-impl DropFolderSettings {
-    /// The folder this node watches, given its data dir.
-    pub fn resolved_path(&self, data_dir: &Path) -> PathBuf {
-        self.path.clone().unwrap_or_else(|| data_dir.join("drop"))
-    }
-}
-
-/// Where messages that cannot be filed are kept, each with its reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct QuarantineSettings {
-    /// The folder; `<data_dir>/quarantine` when unset. A farm of several
-    /// nodes needs an absolute path on shared storage, so that any node can
-    /// list, show and replay what another quarantined.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<PathBuf>,
-    /// Quarantined messages older than this are deleted (each logged);
-    /// unset: they stay until an administrator replays or deletes them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retention: Option<HumanDuration>,
-}
-
-impl QuarantineSettings {
-    /// The quarantine folder of this node, given its data dir.
-    pub fn resolved_path(&self, data_dir: &Path) -> PathBuf {
-        self.path
-            .clone()
-            .unwrap_or_else(|| data_dir.join("quarantine"))
     }
 }
 

@@ -78,13 +78,21 @@ pub fn config_digest(config: &FarmConfig) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-/// A settings table as `key → value in TOML syntax`; a value that cannot be
+/// A settings table as `key → value in TOML syntax`, a nested table's
+/// entries as `key.entry` (`groups.finance`); a value that cannot be
 /// rendered (none of ours) is shown as its debug form.
 fn flatten<T: serde::Serialize + std::fmt::Debug>(settings: &T) -> BTreeMap<String, String> {
     match toml::Value::try_from(settings) {
-        Ok(toml::Value::Table(table)) => {
-            table.into_iter().map(|(k, v)| (k, v.to_string())).collect()
-        }
+        Ok(toml::Value::Table(table)) => table
+            .into_iter()
+            .flat_map(|(k, v)| match v {
+                toml::Value::Table(inner) => inner
+                    .into_iter()
+                    .map(|(sub, v)| (format!("{k}.{sub}"), v.to_string()))
+                    .collect::<Vec<_>>(),
+                v => vec![(k, v.to_string())],
+            })
+            .collect(),
         _ => BTreeMap::from([(String::new(), format!("{settings:?}"))]),
     }
 }
@@ -94,6 +102,19 @@ mod tests {
     use super::*;
     use crate::config::LibrarySettings;
     use crate::units::ByteSize;
+
+    #[test]
+    fn a_group_is_its_own_line() {
+        let old = FarmConfig::default();
+        let mut new = old.clone();
+        new.farm
+            .groups
+            .insert("finance".into(), vec!["alice@contoso.com".into()]);
+        assert_eq!(
+            config_diff(&old, &new),
+            ["farm.groups.finance: (unset) → [\"alice@contoso.com\"]"]
+        );
+    }
 
     #[test]
     fn equal_configs_have_no_diff() {

@@ -1,7 +1,6 @@
 //! Threading of a discussion board: the topic of a subject ([`topic`]: reply
 //! and forward prefixes and list tags removed), Outlook's conversation id
-//! ([`conversation_id`], from `Thread-Index`), the ids of `In-Reply-To` and
-//! `References` ([`message_ids`]), and the threads of a board's posts
+//! ([`conversation_id`], from `Thread-Index`), and the threads of a board's posts
 //! ([`threads`]): by message ids first, then by conversation id, then, for
 //! a reply nothing else places, by topic. Pure and independent of the order
 //! the posts are given in.
@@ -162,40 +161,6 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     }
     // One character alone in its group of four carries no whole byte.
     (bits < 6).then_some(out)
-}
-
-/// The message ids of an `In-Reply-To` or `References` value, without
-/// angle brackets, in order, each once. Without any `<`, the
-/// whitespace-separated tokens containing `@`.
-pub fn message_ids(header_value: &str) -> Vec<String> {
-    let mut ids: Vec<String> = Vec::new();
-    let mut push = |id: String| {
-        if !id.is_empty() && !ids.contains(&id) {
-            ids.push(id);
-        }
-    };
-    if header_value.contains('<') {
-        let mut start: Option<usize> = None;
-        for (i, c) in header_value.char_indices() {
-            match c {
-                '<' => start = Some(i + 1),
-                '>' => {
-                    if let Some(s) = start.take() {
-                        push(header_value[s..i].split_whitespace().collect());
-                    }
-                }
-                _ => {}
-            }
-        }
-    } else {
-        for token in header_value.split_whitespace() {
-            let token = token.trim_matches([',', ';']);
-            if token.contains('@') {
-                push(token.to_string());
-            }
-        }
-    }
-    ids
 }
 
 /// One post of a board, as [`threads`] reads it.

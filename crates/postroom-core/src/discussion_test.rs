@@ -152,22 +152,6 @@ fn conversation_id_refuses_invalid_values() {
     assert_eq!(base64_decode("QUI").as_deref(), Some(&b"AB"[..]));
 }
 
-// ---- message ids ----
-
-#[test]
-fn message_ids_from_brackets_or_bare_tokens() {
-    assert_eq!(message_ids("<a@x> <b@y>"), vec!["a@x", "b@y"]);
-    assert_eq!(
-        message_ids("<a@x>\r\n\t<b@y> (comment) <a@x>"),
-        vec!["a@x", "b@y"]
-    );
-    assert_eq!(message_ids("<a@\r\n x>"), vec!["a@x"]);
-    assert_eq!(message_ids("a@x, b@y  nonsense"), vec!["a@x", "b@y"]);
-    assert!(message_ids("").is_empty());
-    assert!(message_ids("<>").is_empty());
-    assert!(message_ids("<unclosed@x").is_empty());
-}
-
 // ---- threads ----
 
 struct P {

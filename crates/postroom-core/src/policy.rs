@@ -1,6 +1,7 @@
 //! Who may post to a library (SharePoint's e-mail security policy, done
-//! better): `accept_from = "anyone"`, or `"members"`: addresses and domains
-//! listed in the library's `members`, and only when the sender is
+//! better): `accept_from = "anyone"`, or `"members"`: addresses, domains
+//! and groups (`group:<name>`, from `farm.groups`) listed in the library's
+//! `members`, and only when the sender is
 //! authenticated, not merely named in the forgeable `From:`. A sender is
 //! authenticated when the message came through a safe e-mail server that
 //! vouches for it or through the admin API (the caller knows), or when an
@@ -11,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::address::split_address;
+use crate::groups::{expand, Groups};
 
 /// Who may post to a library.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -34,10 +36,10 @@ pub struct Sender {
 
 /// Whether `address` is in `members` (addresses, `@domain` or `domain`
 /// entries; case-insensitive).
-pub fn is_member(members: &[String], address: &str) -> bool {
+pub fn is_member<S: AsRef<str>>(members: &[S], address: &str) -> bool {
     let domain = split_address(address).map(|(_, d)| d);
     members.iter().any(|m| {
-        let m = m.trim();
+        let m = m.as_ref().trim();
         if m.contains('@') && !m.starts_with('@') {
             m.eq_ignore_ascii_case(address)
         } else {
@@ -52,7 +54,7 @@ pub fn is_member(members: &[String], address: &str) -> bool {
 pub fn refuses_sender(
     alias: &str,
     accept_from: AcceptFrom,
-    members: &[String],
+    (members, groups): (&[String], &Groups),
     sender: &Sender,
 ) -> Option<(&'static str, String)> {
     if accept_from == AcceptFrom::Anyone {
@@ -64,7 +66,7 @@ pub fn refuses_sender(
             format!("library {alias:?} accepts mail from its members only, and the message has no From address"),
         ));
     };
-    if !is_member(members, from) {
+    if !is_member(&expand(members, groups), from) {
         return Some((
             "not_a_member",
             format!("library {alias:?} accepts mail from its members only, and {from} is not one"),
@@ -74,8 +76,7 @@ pub fn refuses_sender(
         return Some((
             "not_authenticated",
             format!(
-                "{from} is a member of library {alias:?}, but nothing vouches that the message is from them \
-                 (no safe e-mail server, no passing DMARC or aligned DKIM result from a trusted server)"
+                "{from} is a member of library {alias:?}, but nothing shows that the message is from them"
             ),
         ));
     }

@@ -31,7 +31,12 @@ fn members_are_addresses_and_domains() {
 #[test]
 fn anyone_may_post_unless_the_library_takes_members_only() {
     assert_eq!(
-        refuses_sender("docs", AcceptFrom::Anyone, &[], &Sender::default()),
+        refuses_sender(
+            "docs",
+            AcceptFrom::Anyone,
+            (&[], &Groups::new()),
+            &Sender::default()
+        ),
         None
     );
     let m = members();
@@ -39,7 +44,7 @@ fn anyone_may_post_unless_the_library_takes_members_only() {
         refuses_sender(
             "docs",
             AcceptFrom::Members,
-            &m,
+            (&m, &Groups::new()),
             &sender("alice@contoso.com", true)
         ),
         None
@@ -47,7 +52,7 @@ fn anyone_may_post_unless_the_library_takes_members_only() {
     let (code, why) = refuses_sender(
         "docs",
         AcceptFrom::Members,
-        &m,
+        (&m, &Groups::new()),
         &sender("mallory@evil.example", true),
     )
     .unwrap();
@@ -57,7 +62,7 @@ fn anyone_may_post_unless_the_library_takes_members_only() {
     let (code, why) = refuses_sender(
         "docs",
         AcceptFrom::Members,
-        &m,
+        (&m, &Groups::new()),
         &sender("alice@contoso.com", false),
     )
     .unwrap();
@@ -66,8 +71,33 @@ fn anyone_may_post_unless_the_library_takes_members_only() {
         why.contains("alice@contoso.com is a member of library \"docs\""),
         "{why}"
     );
-    let (code, _) = refuses_sender("docs", AcceptFrom::Members, &m, &Sender::default()).unwrap();
+    let (code, _) = refuses_sender(
+        "docs",
+        AcceptFrom::Members,
+        (&m, &Groups::new()),
+        &Sender::default(),
+    )
+    .unwrap();
     assert_eq!(code, "not_a_member");
+    // A member through a group.
+    let groups: Groups = [(
+        "board".to_string(),
+        vec!["carol@tailspin.example".to_string()],
+    )]
+    .into();
+    let via_group = vec!["group:board".to_string()];
+    let carol = sender("carol@tailspin.example", true);
+    assert_eq!(
+        refuses_sender("docs", AcceptFrom::Members, (&via_group, &groups), &carol),
+        None
+    );
+    assert!(refuses_sender(
+        "docs",
+        AcceptFrom::Members,
+        (&via_group, &Groups::new()),
+        &carol
+    )
+    .is_some());
 }
 
 #[test]

@@ -40,6 +40,15 @@ impl Attachment<'_> {
     }
 }
 
+/// An attachment with what unpacking needs to know of its MIME part.
+#[derive(Debug)]
+pub(crate) struct Found<'m> {
+    pub(crate) attachment: Attachment<'m>,
+    /// The `smime-type` parameter of its Content-Type, lowercase
+    /// (`signed-data`, `enveloped-data` ...).
+    pub(crate) smime_type: Option<String>,
+}
+
 /// Every part `mail-parser` reports as an attachment, in order. The
 /// message is consumed so decoded bodies move out of it instead of being
 /// copied (a 20 MB attachment is in memory once, not twice); a part in
@@ -47,7 +56,7 @@ impl Attachment<'_> {
 pub(crate) fn collect_attachments<'m>(
     mut message: Message<'_>,
     mut cut: HashMap<usize, Content<'m>>,
-) -> Vec<Attachment<'m>> {
+) -> Vec<Found<'m>> {
     let ids: Vec<usize> = message.attachments.iter().map(|&id| id as usize).collect();
     let mut attachments = Vec::with_capacity(ids.len());
     for (index, id) in ids.into_iter().enumerate() {
@@ -60,6 +69,10 @@ pub(crate) fn collect_attachments<'m>(
         let name = given.as_deref().or(part.attachment_name()).unwrap_or("");
         let file_name = safe_file_name(name, &derived);
         let content_id = part.content_id().and_then(bare_id);
+        let smime_type = part
+            .content_type()
+            .and_then(|ct| ct.attribute("smime-type"))
+            .map(|t| t.trim().to_ascii_lowercase());
         let content = match cut.remove(&id) {
             Some(content) => content,
             None => match text_as_sent(&message, part) {
@@ -67,11 +80,14 @@ pub(crate) fn collect_attachments<'m>(
                 None => Content::Bytes(take_contents(&mut message, id)),
             },
         };
-        attachments.push(Attachment {
-            file_name,
-            content_type,
-            content,
-            content_id,
+        attachments.push(Found {
+            attachment: Attachment {
+                file_name,
+                content_type,
+                content,
+                content_id,
+            },
+            smime_type,
         });
     }
     attachments
@@ -206,6 +222,8 @@ fn extension_for(content_type: &str) -> &'static str {
         "audio/wav" | "audio/x-wav" => "wav",
         "video/mp4" => "mp4",
         "message/rfc822" => "eml",
+        "application/pkcs7-mime" | "application/x-pkcs7-mime" => "p7m",
+        "application/pkcs7-signature" | "application/x-pkcs7-signature" => "p7s",
         _ => "bin",
     }
 }
@@ -218,6 +236,9 @@ mod tests {
     fn parse(raw: &[u8]) -> Vec<Attachment<'static>> {
         let message = MessageParser::default().parse(raw).unwrap();
         collect_attachments(message, HashMap::new())
+            .into_iter()
+            .map(|found| found.attachment)
+            .collect()
     }
 
     #[test]
@@ -272,6 +293,7 @@ Content-Type: text/csv\r\nContent-Disposition: attachment\r\n\r\na;b\xfc\r\nc;d\
     fn extensions() {
         assert_eq!(extension_for("application/pdf"), "pdf");
         assert_eq!(extension_for("application/octet-stream"), "bin");
+        assert_eq!(extension_for("application/x-pkcs7-mime"), "p7m");
         assert_eq!(extension_for("whatever/else"), "bin");
     }
 }

@@ -86,6 +86,30 @@ pub enum MailError {
         /// The most content lines accepted.
         max: usize,
     },
+    /// PKCS#7 / CMS data (an S/MIME `.p7m`) ends inside an element.
+    #[error("pkcs7 data ends inside an element at byte {offset} ({len} bytes in all): it may be cut short")]
+    Pkcs7Truncated {
+        /// Where the element that does not fit starts.
+        offset: usize,
+        /// Length of the data in bytes.
+        len: usize,
+    },
+    /// PKCS#7 / CMS data that is not the BER of what it should hold.
+    #[error("pkcs7 data malformed at byte {offset}: {what}")]
+    Pkcs7Malformed {
+        /// Where the offending element starts.
+        offset: usize,
+        /// What is wrong there.
+        what: &'static str,
+    },
+    /// PKCS#7 / CMS elements nested deeper than the reader accepts.
+    #[error("pkcs7 elements nested deeper than {max} levels (at byte {offset})")]
+    Pkcs7TooDeep {
+        /// The deepest nesting accepted.
+        max: usize,
+        /// Where the element that went too deep starts.
+        offset: usize,
+    },
 }
 
 /// Shortens `value` for quoting in an error message.

@@ -1,7 +1,8 @@
 //! The lean parse gives what the whole parse gives: on every message of the
 //! shared corpus (cutting every base64 body it can, however small), on TNEF
 //! streams wrapped in messages, and on large synthetic messages where the
-//! real threshold applies; and it cuts what it should.
+//! real threshold applies (S/MIME signed data among them, opened from the
+//! raw message); and it cuts what it should.
 
 use std::path::{Path, PathBuf};
 
@@ -206,6 +207,46 @@ fn large_attachments_are_cut_and_give_the_same_bytes() {
         assert_eq!(assert_same(&raw, MIN_CUT, "big"), 7);
         // Small ones stay as they were.
         assert_eq!(assert_same(&raw, 100 * MIN_CUT, "big"), 0);
+    }
+}
+
+#[test]
+fn large_signed_data_is_cut_and_still_opened() {
+    let mut rng = Rng(0x9_7e);
+    for eol in ["\r\n", "\n"] {
+        let pdf = rng.bytes(MIN_CUT + 500);
+        let entity = format!(
+            "Content-Type: multipart/mixed; boundary=\"in\"\n\n--in\n\
+Content-Type: text/plain\n\nsigned body\n--in\n{}--in--\n",
+            part("Content-Type: application/pdf; name=\"q3.pdf\"", &pdf, "\n")
+        )
+        .replace('\n', eol);
+        let p7m = crate::smime::tests::opaque_signed(entity.as_bytes());
+        let headers =
+            "Content-Type: application/pkcs7-mime; smime-type=signed-data; name=\"smime.p7m\"";
+        // Attached to a message with its own body.
+        let raw = big_message(&[part(headers, &p7m, eol)], eol);
+        assert_eq!(assert_same(&raw, MIN_CUT, "attached p7m"), 1);
+        let lean = parse(&raw, MIN_CUT).unwrap();
+        let names: Vec<&str> = lean
+            .attachments
+            .iter()
+            .map(|a| a.file_name.as_str())
+            .collect();
+        assert_eq!(names, ["smime.p7m", "q3.pdf"]);
+        assert!(matches!(lean.attachments[0].content, Content::Base64(_)));
+        assert!(lean.attachments[1].content.same_bytes(&pdf));
+        assert_eq!(lean.body_text.as_deref(), Some("Please file."));
+        // A message signed as a whole: its bodies are inside.
+        let whole = format!(
+            "From: a@x\nSubject: signed\n{headers}\nContent-Transfer-Encoding: base64\n\n{}",
+            encode(&p7m, "\n")
+        )
+        .replace('\n', eol);
+        assert_eq!(assert_same(whole.as_bytes(), MIN_CUT, "signed whole"), 1);
+        let lean = parse(whole.as_bytes(), MIN_CUT).unwrap();
+        assert_eq!(lean.body_text.as_deref(), Some("signed body"));
+        assert!(lean.attachments[1].content.same_bytes(&pdf));
     }
 }
 

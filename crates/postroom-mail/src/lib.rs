@@ -12,6 +12,9 @@
 //!   attachment stays in the message's bytes as a [`Content`] that is
 //!   decoded piece by piece when written.
 //! - [`read_invitation`] reads the events of a `text/calendar` part.
+//! - [`opaque_signed_content`] takes the signed MIME entity out of S/MIME
+//!   opaque signed data (`smime.p7m`); [`parse_message`] files its
+//!   attachments and keeps the `.p7m` as the signature.
 //! - [`sanitize_html`] makes an HTML body safe to show, `cid:` images
 //!   pointing at their saved files.
 //! - [`split_own_trace`] separates postroom's own `Received:` field (not part
@@ -34,6 +37,7 @@ mod lines;
 mod message;
 mod mime_scan;
 mod rfc2231;
+mod smime;
 #[cfg(test)]
 mod test_rng;
 mod tnef;
@@ -53,8 +57,10 @@ pub use ics::read_invitation;
 pub use lines::header_values;
 pub use message::{parse_message, ParsedMessage};
 pub use postroom_core::names::safe_file_name;
+pub use smime::{opaque_signed_content, NotOpaqueSigned, SignedContent};
 pub use tnef::{tnef_files, TnefError, TnefFile};
 pub use trace::{
-    drop_file_head, own_trace_field, own_trace_origin, split_own_trace, TraceInfo, TRACE_MARK,
+    drop_file_head, own_trace_field, own_trace_helo, own_trace_origin, split_own_trace, TraceInfo,
+    ADMIN_HELO, TRACE_MARK,
 };
 pub use uuencode::{find_uuencoded, UuBlock, UuError, UuProblem};

@@ -8,6 +8,10 @@
 /// after the `by <host>` clause.
 pub const TRACE_MARK: &str = "(postroom)";
 
+/// The HELO name in our trace of a message that came from no SMTP client
+/// (the admin API's Submit, or a replay of a message that had none).
+pub const ADMIN_HELO: &str = "postroom-admin";
+
 /// What our `Received:` field says about one SMTP transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceInfo<'a> {
@@ -132,6 +136,18 @@ pub fn own_trace_origin(trace: &[u8]) -> Option<(std::net::IpAddr, String)> {
     Some((ip, protocol))
 }
 
+/// The HELO name in our own `Received:` field (`from <helo> ([ip]) by ...`).
+pub fn own_trace_helo(trace: &[u8]) -> Option<String> {
+    own_trace_origin(trace)?;
+    let text = String::from_utf8_lossy(trace);
+    let mut words = text.split_whitespace();
+    words.find(|w| *w == "from")?;
+    words
+        .next()
+        .filter(|w| !w.starts_with('('))
+        .map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +195,11 @@ mod tests {
             b"Received: from x ([10.0.0.1])\r\n\tby mx.example with ESMTP id 9;\r\n\tMon\r\n";
         assert_eq!(own_trace_origin(theirs), None);
         assert_eq!(own_trace_origin(b""), None);
+        assert_eq!(
+            own_trace_helo(field(None).as_bytes()).as_deref(),
+            Some("client.test")
+        );
+        assert_eq!(own_trace_helo(theirs), None);
     }
 
     #[test]

@@ -96,7 +96,7 @@ const KEYS: &str = "incoming_enabled, incoming_domains, domain_aliases, display_
     drop_folder, quarantine_folder, quarantine_retention, safe_servers, deny_servers, \
     accept_authenticated_only, trusted_authserv_ids, vouching_servers, notify_refused_senders, \
     smarthost, postmaster, \
-    max_message_size, max_recipients, ledger_retention";
+    max_message_size, max_recipients, ledger_retention, groups.<name>";
 
 fn list(value: &str) -> StringList {
     StringList {
@@ -174,6 +174,10 @@ pub fn farm_update(settings: &[String]) -> anyhow::Result<FarmSettingsUpdate> {
                     .map_err(|e| anyhow::anyhow!("ledger_retention={text}: {e}"))?;
                 u.ledger_retention_seconds = Some(d.as_millis() / 1000);
             }
+            group if group.starts_with("groups.") => {
+                let name = group.trim_start_matches("groups.").to_string();
+                u.groups.insert(name, list(value));
+            }
             other => bail!("unknown farm setting {other:?} (keys: {KEYS})"),
         }
     }
@@ -190,7 +194,7 @@ pub fn farm_table(reply: &FarmReply) -> String {
             v.to_string()
         }
     };
-    let rows = vec![
+    let mut rows = vec![
         vec!["SETTING".to_string(), "VALUE".to_string()],
         vec!["incoming_enabled".into(), s.incoming_enabled.to_string()],
         vec!["incoming_domains".into(), s.incoming_domains.join(", ")],
@@ -250,6 +254,10 @@ pub fn farm_table(reply: &FarmReply) -> String {
             HumanDuration::from_secs(s.ledger_retention_seconds).to_string(),
         ],
     ];
+    let groups: std::collections::BTreeMap<_, _> = s.groups.iter().collect();
+    for (name, entries) in groups {
+        rows.push(vec![format!("groups.{name}"), entries.values.join(", ")]);
+    }
     let mut out = format!(
         "farm configuration version {} ({}), made by {}\n",
         reply.version,

@@ -5,50 +5,25 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use postroom_core::config::{FarmConfig, LibraryKind, LibrarySettings};
+use postroom_core::groups::expand;
 use postroom_core::list_item::Invitation;
-use postroom_core::policy::{refuses_sender, AcceptFrom, Sender};
+use postroom_core::policy::{is_member, refuses_sender, AcceptFrom, Sender};
 use postroom_core::route::{route, route_recipient, RecipientRoute, RefusalReason};
 use postroom_core::{MessageAbout, MessageKey, Outcome};
 use postroom_library::{
-    FileContent, FileOutcome, FileToWrite, ItemMetadata, ItemToFile, Library, Quarantine,
-    QuarantineReason,
+    FileContent, FileOutcome, FileToWrite, ItemMetadata, ItemToFile, Quarantine, QuarantineReason,
 };
 use postroom_mail::{parse_message, Attachment, ParsedMessage};
 use tracing::{info, info_span, warn};
 
+use crate::authentication::Authenticator;
 use crate::intake::Received;
+use crate::libraries::Libraries;
 use crate::list_items::{self, list_item};
-use crate::notices::Notice;
+use crate::notices::{notice, Notice};
 use crate::sender::sender;
-
-/// Open libraries by alias, reopened when their settings change.
-#[derive(Default)]
-pub struct Libraries {
-    open: Mutex<HashMap<String, (LibrarySettings, Arc<Library>)>>,
-}
-
-impl Libraries {
-    fn get(&self, data_dir: &Path, settings: &LibrarySettings) -> anyhow::Result<Arc<Library>> {
-        let mut open = self
-            .open
-            .lock()
-            .map_err(|_| anyhow::anyhow!("library cache poisoned"))?;
-        if let Some((s, lib)) = open.get(&settings.alias) {
-            if s == settings {
-                return Ok(lib.clone());
-            }
-        }
-        let lib = Arc::new(Library::open(
-            settings.resolved_path(data_dir),
-            settings.clone(),
-        )?);
-        open.insert(settings.alias.clone(), (settings.clone(), lib.clone()));
-        Ok(lib)
-    }
-}
 
 /// What became of one claimed message.
 #[derive(Debug, PartialEq, Eq)]
@@ -70,6 +45,8 @@ pub struct FilingContext<'a> {
     pub received_at: String,
     /// Messages whose filing failed too often: quarantine them with the last error instead.
     pub give_up: &'a HashMap<MessageKey, String>,
+    /// The farm's own DKIM / SPF / DMARC checks, for policies that ask who sent a message.
+    pub auth: &'a Authenticator,
 }
 
 /// A message's plan after routing and parsing (large attachments still in
@@ -85,6 +62,31 @@ struct Plan<'m> {
     inner: Vec<Attachment<'static>>,
     /// The meeting invitation, read when a calendar is among the libraries.
     invitation: Option<Result<Invitation, String>>,
+    /// Nothing can be decided now (a DNS lookup failed for now): why.
+    retry: Option<String>,
+}
+
+impl Plan<'_> {
+    /// Nothing to file: quarantine the whole message with `code` and `reason`.
+    fn quarantine(code: &'static str, reason: String) -> Self {
+        Plan {
+            quarantine: Some((code, reason)),
+            ..Plan::retry(None)
+        }
+    }
+
+    /// Nothing to file now; with `Some(why)`, leave the message for a later try.
+    fn retry(why: Option<String>) -> Self {
+        Plan {
+            libraries: Vec::new(),
+            parsed: None,
+            quarantine: None,
+            refused: Vec::new(),
+            inner: Vec::new(),
+            invitation: None,
+            retry: why,
+        }
+    }
 }
 
 /// File a batch of claimed messages; one [`Step`] per message, in order.
@@ -92,18 +94,13 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
     let plans: Vec<Plan> = batch
         .iter()
         .map(|m| match ctx.give_up.get(&m.key) {
-            Some(last) => Plan {
-                libraries: Vec::new(),
-                parsed: None,
-                quarantine: Some(("filing_failed", format!("filing failed repeatedly: {last}"))),
-                refused: Vec::new(),
-                inner: Vec::new(),
-                invitation: None,
-            },
-            None => plan(ctx.config, m),
+            Some(last) => {
+                Plan::quarantine("filing_failed", format!("filing failed repeatedly: {last}"))
+            }
+            None => plan(ctx, m),
         })
         .collect();
-    let mut failures: Vec<Option<String>> = vec![None; batch.len()];
+    let mut failures: Vec<Option<String>> = plans.iter().map(|p| p.retry.clone()).collect();
 
     // One durable batch per library.
     let mut per_library: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -132,7 +129,19 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
             .iter()
             .map(|&i| item_to_file(ctx, settings, &batch[i], &plans[i]))
             .collect();
-        let results = library.file_batch(&items);
+        let results = match ctx.libraries.lock_of(library.root()) {
+            Ok(lock) => {
+                // A poisoned lock guards no data of its own: go on.
+                let _one_at_a_time = lock.lock().unwrap_or_else(|p| p.into_inner());
+                library.file_batch(&items)
+            }
+            Err(e) => {
+                for &i in &members {
+                    failures[i] = Some(format!("library {alias:?}: {e:#}"));
+                }
+                continue;
+            }
+        };
         if results.len() != members.len() {
             for &i in &members {
                 failures[i] = Some(format!(
@@ -213,27 +222,6 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
         .collect()
 }
 
-/// A notice for the sender of `m`, refused by a library's policy, when the
-/// farm sends them (`farm.notify_refused_senders`) and there is a sender
-/// to tell (not the null sender).
-fn notice(
-    config: &FarmConfig,
-    m: &Received,
-    code: &str,
-    reason: &str,
-    recipients: Vec<String>,
-) -> Option<Notice> {
-    let policy = matches!(code, "not_a_member" | "not_authenticated");
-    (policy && config.farm.notify_refused_senders && !m.envelope.sender.is_empty()).then(|| {
-        Notice {
-            to: m.envelope.sender.clone(),
-            recipients,
-            reason: reason.to_string(),
-            header: postroom_mail::header_of(m.message()).to_vec(),
-        }
-    })
-}
-
 /// The message's identity for the ledger: from its parsed headers, or (when
 /// it was not parsed: refused by routing, or unparsable) from a parse made
 /// only for this, falling back to the envelope sender.
@@ -260,7 +248,8 @@ fn about(m: &Received, parsed: Option<&ParsedMessage>) -> MessageAbout {
 }
 
 /// Route and parse one message; decide what to quarantine.
-fn plan<'m>(config: &FarmConfig, m: &'m Received) -> Plan<'m> {
+fn plan<'m>(ctx: &FilingContext<'_>, m: &'m Received) -> Plan<'m> {
+    let config = ctx.config;
     let route = route(config, &m.envelope.recipients);
     let refused: Vec<String> = route.refused.iter().map(|r| r.recipient.clone()).collect();
     let mut quarantine = None;
@@ -281,12 +270,9 @@ fn plan<'m>(config: &FarmConfig, m: &'m Received) -> Plan<'m> {
     }
     if route.libraries.is_empty() {
         return Plan {
-            libraries: route.libraries,
-            parsed: None,
             quarantine,
             refused,
-            inner: Vec::new(),
-            invitation: None,
+            ..Plan::retry(None)
         };
     }
     let parsed = std::panic::catch_unwind(|| parse_message(m.message()));
@@ -299,17 +285,33 @@ fn plan<'m>(config: &FarmConfig, m: &'m Received) -> Plan<'m> {
             ),
         ),
         Ok(Ok(parsed)) => {
-            // Who sent it matters only to a policy that asks (skip the work otherwise).
+            // Who sent it matters only to a policy that asks: the farm's, or a
+            // members-only library the From address is a member of (a
+            // stranger is refused without a lookup).
+            let from = parsed.headers.from_address.as_deref();
             let asks = config.farm.accept_authenticated_only
                 || route.libraries.iter().any(|alias| {
-                    config
-                        .library_by_alias(alias)
-                        .is_some_and(|l| l.accept_from == AcceptFrom::Members)
+                    config.library_by_alias(alias).is_some_and(|l| {
+                        l.accept_from == AcceptFrom::Members
+                            && from.is_some_and(|f| {
+                                is_member(&expand(&l.members, &config.farm.groups), f)
+                            })
+                    })
                 });
             let (sender, why_not) = if asks {
-                sender(config, m, &parsed)
+                match sender(config, m, &parsed, ctx.auth) {
+                    Ok(known) => known,
+                    Err(why) => {
+                        return Plan::retry(Some(format!("who sent it cannot be told now: {why}")))
+                    }
+                }
             } else {
-                (Sender::default(), String::new())
+                let from = from.map(str::to_string);
+                let sender = Sender {
+                    from,
+                    authenticated: None,
+                };
+                (sender, String::new())
             };
             if config.farm.accept_authenticated_only && sender.authenticated.is_none() {
                 (
@@ -329,8 +331,9 @@ fn plan<'m>(config: &FarmConfig, m: &'m Received) -> Plan<'m> {
                     quarantine,
                     refused,
                     inner: Vec::new(),
+                    retry: None,
                 };
-                apply_library_rules(config, m, &sender, &mut plan);
+                apply_library_rules(config, m, (&sender, &why_not), &mut plan);
                 plan.inner = inner_attachments(config, &plan);
                 return plan;
             }
@@ -341,14 +344,7 @@ fn plan<'m>(config: &FarmConfig, m: &'m Received) -> Plan<'m> {
             "the MIME parser failed on this message (a bug: please report it)".into(),
         ),
     };
-    Plan {
-        libraries: Vec::new(),
-        parsed: None,
-        quarantine: Some(failure),
-        refused: Vec::new(),
-        inner: Vec::new(),
-        invitation: None,
-    }
+    Plan::quarantine(failure.0, failure.1)
 }
 
 /// The attachments of the messages attached to this one, when a library of
@@ -381,7 +377,12 @@ fn inner_attachments(config: &FarmConfig, plan: &Plan) -> Vec<Attachment<'static
 /// `accept_from` policy, then their limits): their recipients' copy is
 /// quarantined with the reason (never filed truncated). When no library is
 /// left, nothing is filed.
-fn apply_library_rules(config: &FarmConfig, m: &Received, sender: &Sender, plan: &mut Plan) {
+fn apply_library_rules(
+    config: &FarmConfig,
+    m: &Received,
+    (sender, why_not): (&Sender, &str),
+    plan: &mut Plan,
+) {
     let Some(parsed) = &plan.parsed else { return };
     let message_len = m.message().len() as u64;
     let mut refusals = Vec::new();
@@ -394,9 +395,18 @@ fn apply_library_rules(config: &FarmConfig, m: &Received, sender: &Sender, plan:
                 .filter(|a| lib.files_attachment(&a.content_type, &a.file_name).is_ok())
                 .map(|a| (a.file_name.as_str(), a.content.len() as u64))
                 .collect();
-            refuses_sender(&lib.alias, lib.accept_from, &lib.members, sender)
-                .or_else(|| lib.refuses(message_len, &sizes))
-                .or_else(|| list_items::refusal(lib, plan.invitation.as_ref()))
+            refuses_sender(
+                &lib.alias,
+                lib.accept_from,
+                (&lib.members, &config.farm.groups),
+                sender,
+            )
+            .map(|(code, why)| match code {
+                "not_authenticated" => (code, format!("{why}: {why_not}")),
+                _ => (code, why),
+            })
+            .or_else(|| lib.refuses(message_len, &sizes))
+            .or_else(|| list_items::refusal(lib, plan.invitation.as_ref()))
         });
         match refusal {
             Some(refusal) => {

@@ -52,7 +52,8 @@ pub struct LibraryFlags {
     /// Who may post: anyone, or members (authenticated senders in --members).
     #[arg(long)]
     accept_from: Option<String>,
-    /// Addresses and @domains that may post with --accept-from members (comma list).
+    /// Addresses, @domains and group:<name> (farm groups) that may post with
+    /// --accept-from members (comma list).
     #[arg(long, value_delimiter = ',')]
     members: Option<Vec<String>>,
 }

@@ -4,6 +4,7 @@
 //! a discussion board also what places the post in its thread, a calendar
 //! the invitation; and a calendar's refusal of mail that is not one.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use postroom_core::config::{LibraryKind, LibrarySettings};
@@ -14,12 +15,24 @@ use postroom_library::{list_item_folder, list_item_names};
 use postroom_mail::{read_invitation, sanitize_html, Attachment, ParsedMessage};
 
 /// The message's invitation, for calendars: read from its first
-/// `text/calendar` part; `Err` says why there is none.
+/// `text/calendar` part, else its first `.ics` attachment (sent as
+/// `application/ics` or `application/octet-stream`); `Err` says why there
+/// is none. A large `.ics` left in the raw message is decoded here.
 pub fn invitation(parsed: &ParsedMessage) -> Result<Invitation, String> {
-    let Some(bytes) = &parsed.calendar else {
-        return Err("it carries no meeting invitation (no text/calendar part)".to_string());
+    let ics = || {
+        parsed
+            .attachments
+            .iter()
+            .find(|a| a.file_name.to_ascii_lowercase().ends_with(".ics"))
+            .map(|a| a.content.to_bytes())
     };
-    read_invitation(bytes).map_err(|e| format!("its meeting invitation cannot be read: {e}"))
+    let calendar = parsed.calendar.as_deref().map(Cow::Borrowed);
+    let Some(bytes) = calendar.or_else(ics) else {
+        return Err(
+            "it carries no meeting invitation (no text/calendar part, no .ics file)".to_string(),
+        );
+    };
+    read_invitation(&bytes).map_err(|e| format!("its meeting invitation cannot be read: {e}"))
 }
 
 /// Why calendar `lib` refuses the message: it is not an invitation.
@@ -76,11 +89,16 @@ pub fn list_item(
 fn post(key: &MessageKey, parsed: &ParsedMessage, filed: &[&Attachment]) -> Post {
     let folder = list_item_folder(key);
     let names = list_item_names(filed.iter().map(|a| a.file_name.as_str()));
-    let by_cid: HashMap<&str, String> = filed
-        .iter()
-        .zip(names)
-        .filter_map(|(a, name)| Some((a.content_id.as_deref()?, format!("{folder}/{name}"))))
-        .collect();
+    // The first part with a Content-ID wins (an attached message's parts
+    // come after the message's own).
+    let mut by_cid: HashMap<&str, String> = HashMap::new();
+    for (a, name) in filed.iter().zip(names) {
+        if let Some(cid) = a.content_id.as_deref() {
+            by_cid
+                .entry(cid)
+                .or_insert_with(|| format!("{folder}/{name}"));
+        }
+    }
     let inline = |cid: &str| by_cid.get(cid).cloned();
     Post {
         title: parsed.headers.subject.clone().unwrap_or_default(),

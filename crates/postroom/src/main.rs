@@ -5,6 +5,7 @@
 //! replicated configuration, over a node's admin gRPC (`cluster_cmd.rs`).
 
 mod admin_args;
+mod authentication;
 mod cluster_cmd;
 mod counters;
 mod farm_cmd;
@@ -13,6 +14,7 @@ mod front_door;
 mod handoff;
 mod intake;
 mod lease;
+mod libraries;
 mod library_cmd;
 mod list_cmd;
 mod list_items;

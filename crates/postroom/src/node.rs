@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 use tracing::{info, warn};
 
+use crate::authentication::Authenticator;
 use crate::counters::Counters;
 use crate::front_door;
 use crate::pipeline::Pipeline;
@@ -157,6 +158,11 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
             .with_context(|| format!("quarantine.path {}", quarantine_path.display()))?,
     );
     let counters = Arc::new(Counters::default());
+    let hostname = cfg
+        .smtp
+        .hostname
+        .clone()
+        .unwrap_or_else(postroom_smtp::default_hostname);
     let pipeline = Arc::new(Pipeline::new(
         &cfg.cluster,
         data_dir.clone(),
@@ -164,17 +170,18 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         drop.clone(),
         quarantine.clone(),
         counters.clone(),
+        Arc::new(Authenticator::new(
+            &cfg.dns,
+            &hostname,
+            tokio::runtime::Handle::current(),
+        )?),
     ));
     let smtp_shutdown = CancellationToken::new();
     let spool = front_door::start_spool(&drop_path, cfg.cluster.node_id, drop)?;
     let _ = intake.set(postroom_api::NodeIntake {
         spool: spool.clone(),
         quarantine: quarantine.clone(),
-        hostname: cfg
-            .smtp
-            .hostname
-            .clone()
-            .unwrap_or_else(postroom_smtp::default_hostname),
+        hostname,
     });
     let smtp = front_door::start(cfg, farm.clone(), spool.clone(), smtp_shutdown.clone()).await?;
     let pipeline_task = tokio::spawn(pipeline.run(ready, shutdown.clone()));

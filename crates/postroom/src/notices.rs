@@ -1,4 +1,5 @@
-//! Notices to refused senders: once the ledger has a message's outcome (so
+//! Notices to refused senders: whether a refusal gets one ([`notice`]:
+//! policy refusals, when the farm sends them), and, once the ledger has a message's outcome (so
 //! the notice goes out once, from the node that filed it), a DSN saying why
 //! goes to the envelope sender through `farm.smarthost`. Best effort: the
 //! message itself is in quarantine; a notice that cannot be sent is logged.
@@ -9,6 +10,8 @@ use postroom_core::config::FarmConfig;
 use postroom_mail::{refusal_notice, Refused};
 use postroom_smtp::client::{send_mail, Outgoing};
 use tracing::{info, warn};
+
+use crate::intake::Received;
 
 /// How long each step with the smarthost may take.
 const SMARTHOST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -70,4 +73,25 @@ pub fn send(config: &FarmConfig, notice: Notice) {
             Err(e) => warn!(to = %notice.to, error = %e, "cannot send the refusal notice"),
         }
     });
+}
+
+/// A notice for the sender of `m`, refused by a library's policy, when the
+/// farm sends them (`farm.notify_refused_senders`) and there is a sender
+/// to tell (not the null sender).
+pub fn notice(
+    config: &FarmConfig,
+    m: &Received,
+    code: &str,
+    reason: &str,
+    recipients: Vec<String>,
+) -> Option<Notice> {
+    let policy = matches!(code, "not_a_member" | "not_authenticated");
+    (policy && config.farm.notify_refused_senders && !m.envelope.sender.is_empty()).then(|| {
+        Notice {
+            to: m.envelope.sender.clone(),
+            recipients,
+            reason: reason.to_string(),
+            header: postroom_mail::header_of(m.message()).to_vec(),
+        }
+    })
 }

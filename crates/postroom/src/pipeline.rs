@@ -26,11 +26,13 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info_span, warn};
 
+use crate::authentication::Authenticator;
 use crate::counters::Counters;
-use crate::filing::{self, FilingContext, Libraries, Step};
+use crate::filing::{self, FilingContext, Step};
 use crate::handoff::Handoff;
 use crate::intake::{self, Intake, Received};
 use crate::lease::{local_deadline, LeaseKeeper};
+use crate::libraries::Libraries;
 use crate::paused::{Paused, PAUSED_RETRY};
 
 /// Largest number of files claimed and filed together.
@@ -69,6 +71,7 @@ pub struct Pipeline {
     pub quarantine: Arc<Quarantine>,
     pub libraries: Libraries,
     pub counters: Arc<Counters>,
+    auth: Arc<Authenticator>,
     handoff: Handoff,
     in_flight: Mutex<HashSet<MessageKey>>,
     /// Failed filing attempts per message, with the last error.
@@ -84,6 +87,7 @@ impl Pipeline {
         drop: DropFolder,
         quarantine: Arc<Quarantine>,
         counters: Arc<Counters>,
+        auth: Arc<Authenticator>,
     ) -> Self {
         let node = cluster.node_id;
         Pipeline {
@@ -99,6 +103,7 @@ impl Pipeline {
             quarantine,
             libraries: Libraries::default(),
             counters,
+            auth,
             in_flight: Mutex::new(HashSet::new()),
             attempts: Mutex::new(HashMap::new()),
             paused: Paused::default(),
@@ -376,6 +381,7 @@ impl Pipeline {
                 node: this.node,
                 received_at,
                 give_up: &give_up,
+                auth: &this.auth,
             };
             filing::file_batch(&ctx, &granted)
         })
