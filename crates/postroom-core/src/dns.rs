@@ -18,6 +18,14 @@ pub struct DnsSettings {
     /// How long one lookup may take before it counts as a temporary failure.
     #[serde(default = "default_timeout")]
     pub timeout: HumanDuration,
+    /// How long a message whose sender cannot be checked for now (lookups
+    /// failing) keeps being tried again before it is quarantined.
+    #[serde(default = "default_give_up_after")]
+    pub give_up_after: HumanDuration,
+}
+
+fn default_give_up_after() -> HumanDuration {
+    HumanDuration::from_secs(3600)
 }
 
 fn default_timeout() -> HumanDuration {
@@ -29,6 +37,7 @@ impl Default for DnsSettings {
         DnsSettings {
             servers: Vec::new(),
             timeout: default_timeout(),
+            give_up_after: default_give_up_after(),
         }
     }
 }

@@ -33,6 +33,9 @@ pub enum Step {
     Done(Outcome, MessageAbout, Option<Notice>),
     /// Something transient failed (disk, library folder): leave the source for a later try.
     Retry(String),
+    /// Who sent it cannot be told now (DNS lookups fail for now): wait and
+    /// try again, apart from the filing attempts (see `sender_waits`).
+    Wait(String),
 }
 
 /// Everything the filing step needs besides the messages.
@@ -62,8 +65,8 @@ struct Plan<'m> {
     inner: Vec<Attachment<'static>>,
     /// The meeting invitation, read when a calendar is among the libraries.
     invitation: Option<Result<Invitation, String>>,
-    /// Nothing can be decided now (a DNS lookup failed for now): why.
-    retry: Option<String>,
+    /// Who sent it cannot be told now (a DNS lookup failed for now): why.
+    wait: Option<String>,
 }
 
 impl Plan<'_> {
@@ -71,12 +74,12 @@ impl Plan<'_> {
     fn quarantine(code: &'static str, reason: String) -> Self {
         Plan {
             quarantine: Some((code, reason)),
-            ..Plan::retry(None)
+            ..Plan::wait(None)
         }
     }
 
-    /// Nothing to file now; with `Some(why)`, leave the message for a later try.
-    fn retry(why: Option<String>) -> Self {
+    /// Nothing to file now; with `Some(why)`, wait and try again later.
+    fn wait(why: Option<String>) -> Self {
         Plan {
             libraries: Vec::new(),
             parsed: None,
@@ -84,7 +87,7 @@ impl Plan<'_> {
             refused: Vec::new(),
             inner: Vec::new(),
             invitation: None,
-            retry: why,
+            wait: why,
         }
     }
 }
@@ -100,7 +103,7 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
             None => plan(ctx, m),
         })
         .collect();
-    let mut failures: Vec<Option<String>> = plans.iter().map(|p| p.retry.clone()).collect();
+    let mut failures: Vec<Option<String>> = vec![None; batch.len()];
 
     // One durable batch per library.
     let mut per_library: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -175,6 +178,9 @@ pub fn file_batch(ctx: &FilingContext<'_>, batch: &[Received]) -> Vec<Step> {
         .map(|((m, plan), failure)| {
             if let Some(why) = failure {
                 return Step::Retry(why);
+            }
+            if let Some(why) = plan.wait {
+                return Step::Wait(why);
             }
             let about = about(m, plan.parsed.as_ref());
             let Some((code, reason)) = plan.quarantine else {
@@ -272,7 +278,7 @@ fn plan<'m>(ctx: &FilingContext<'_>, m: &'m Received) -> Plan<'m> {
         return Plan {
             quarantine,
             refused,
-            ..Plan::retry(None)
+            ..Plan::wait(None)
         };
     }
     let parsed = std::panic::catch_unwind(|| parse_message(m.message()));
@@ -302,7 +308,7 @@ fn plan<'m>(ctx: &FilingContext<'_>, m: &'m Received) -> Plan<'m> {
                 match sender(config, m, &parsed, ctx.auth) {
                     Ok(known) => known,
                     Err(why) => {
-                        return Plan::retry(Some(format!("who sent it cannot be told now: {why}")))
+                        return Plan::wait(Some(format!("who sent it cannot be told now: {why}")))
                     }
                 }
             } else {
@@ -331,7 +337,7 @@ fn plan<'m>(ctx: &FilingContext<'_>, m: &'m Received) -> Plan<'m> {
                     quarantine,
                     refused,
                     inner: Vec::new(),
-                    retry: None,
+                    wait: None,
                 };
                 apply_library_rules(config, m, (&sender, &why_not), &mut plan);
                 plan.inner = inner_attachments(config, &plan);

@@ -27,6 +27,7 @@ mod probe;
 mod quarantine_expiry;
 mod security;
 mod sender;
+mod sender_waits;
 mod settings;
 mod startup_config;
 mod telemetry;

@@ -170,11 +170,14 @@ pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         drop.clone(),
         quarantine.clone(),
         counters.clone(),
-        Arc::new(Authenticator::new(
-            &cfg.dns,
-            &hostname,
-            tokio::runtime::Handle::current(),
-        )?),
+        (
+            Arc::new(Authenticator::new(
+                &cfg.dns,
+                &hostname,
+                tokio::runtime::Handle::current(),
+            )?),
+            cfg.dns.give_up_after.0,
+        ),
     ));
     let smtp_shutdown = CancellationToken::new();
     let spool = front_door::start_spool(&drop_path, cfg.cluster.node_id, drop)?;

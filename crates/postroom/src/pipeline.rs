@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postroom_cluster::Farm;
 use postroom_core::config::ClusterSettings;
@@ -34,6 +34,7 @@ use crate::intake::{self, Intake, Received};
 use crate::lease::{local_deadline, LeaseKeeper};
 use crate::libraries::Libraries;
 use crate::paused::{Paused, PAUSED_RETRY};
+use crate::sender_waits::{SenderWaits, Wait};
 
 /// Largest number of files claimed and filed together.
 const MAX_BATCH: usize = 512;
@@ -72,6 +73,7 @@ pub struct Pipeline {
     pub libraries: Libraries,
     pub counters: Arc<Counters>,
     auth: Arc<Authenticator>,
+    sender_waits: SenderWaits,
     handoff: Handoff,
     in_flight: Mutex<HashSet<MessageKey>>,
     /// Failed filing attempts per message, with the last error.
@@ -87,7 +89,7 @@ impl Pipeline {
         drop: DropFolder,
         quarantine: Arc<Quarantine>,
         counters: Arc<Counters>,
-        auth: Arc<Authenticator>,
+        (auth, give_up_after): (Arc<Authenticator>, Duration),
     ) -> Self {
         let node = cluster.node_id;
         Pipeline {
@@ -104,6 +106,7 @@ impl Pipeline {
             libraries: Libraries::default(),
             counters,
             auth,
+            sender_waits: SenderWaits::new(give_up_after),
             in_flight: Mutex::new(HashSet::new()),
             attempts: Mutex::new(HashMap::new()),
             paused: Paused::default(),
@@ -401,6 +404,7 @@ impl Pipeline {
             match step {
                 Step::Done(outcome, about, notice) => {
                     self.lock_attempts().remove(&key);
+                    self.sender_waits.forget(&key);
                     let delivered = matches!(outcome, Outcome::Delivered { .. });
                     done.push((path, delivered, notice));
                     items.push(Finished {
@@ -409,6 +413,21 @@ impl Pipeline {
                         outcome,
                         about: Some(about),
                     });
+                }
+                Step::Wait(why) => {
+                    warn!(message_key = %key, source = %path.display(), reason = %why, "who sent it cannot be told now; will try again");
+                    let retry_after = match self.sender_waits.wait(key, &why, Instant::now()) {
+                        Wait::Again(after) => after,
+                        Wait::GiveUp(reason) => {
+                            // The next try quarantines it with the reason.
+                            self.lock_attempts()
+                                .insert(key, (MAX_FILING_ATTEMPTS, reason));
+                            Duration::ZERO
+                        }
+                    };
+                    Counters::add(&self.counters.retries, 1);
+                    self.drop
+                        .done(&path, Disposition::RetryLater { retry_after });
                 }
                 Step::Retry(why) => {
                     warn!(message_key = %key, source = %path.display(), reason = %why, "not filed yet; will retry");
