@@ -61,7 +61,22 @@ pub(crate) fn write_new_content(
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(FILE_MODE))?;
     let mut file = File::from(fd);
-    content.pieces(&mut |piece| file.write_all(piece))?;
+    let mut written: u64 = 0;
+    content.pieces(&mut |piece| {
+        written += piece.len() as u64;
+        file.write_all(piece)
+    })?;
+    // "Holds our bytes" compares lengths first: what was written must be
+    // the length the content says, or a retry would not know its own file.
+    if written != content.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{name}: wrote {written} bytes, the content says {}",
+                content.len()
+            ),
+        ));
+    }
     Ok(file)
 }
 

@@ -22,7 +22,7 @@
 //! 4. The cut attachments become [`Content::Base64`] over the original
 //!    bytes, decoded the way mail-parser would have decoded them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use mail_parser::{Encoding, Message, MessageParser, PartType};
@@ -124,16 +124,19 @@ pub(crate) fn parse(raw: &[u8], min_len: usize) -> Result<ParsedMessage<'_>, Mai
         let Some(message) = MessageParser::default().parse(&copy.bytes) else {
             break;
         };
+        let view = View::of(&message);
         let verdicts: Vec<Verdict> = (0..cuts.len())
-            .map(|i| verify(&message, &copy, i, &cuts, raw))
+            .map(|i| verify(&message, &view, &copy, i, &cuts, raw))
             .collect();
         if verdicts.iter().all(|v| matches!(v, Verdict::Cut { .. })) {
             let mut contents = HashMap::with_capacity(cuts.len());
             for (cut, verdict) in cuts.iter().zip(verdicts) {
-                if let (Verdict::Cut { part, flavor }, Some(text)) =
-                    (verdict, raw.get(cut.body.clone()))
-                {
-                    contents.insert(part, Content::Base64(Base64Body::new(text, flavor)));
+                match (verdict, raw.get(cut.body.clone())) {
+                    (Verdict::Cut { part, flavor }, Some(text)) => {
+                        contents.insert(part, Content::Base64(Base64Body::new(text, flavor)));
+                    }
+                    // Never the placeholder's bytes: parse the whole message.
+                    _ => return parse_whole(raw),
                 }
             }
             return Ok(build(message, contents));
@@ -162,22 +165,72 @@ enum Verdict {
     PutBack,
 }
 
+/// What [`verify`] looks up in a parse of the copy, indexed once per parse
+/// (so checking every cut costs cuts + parts, not cuts x parts).
+struct View {
+    /// Part id by the offset its body starts at.
+    by_body: HashMap<usize, usize>,
+    attachments: HashSet<usize>,
+    text_bodies: HashSet<usize>,
+    html_bodies: HashSet<usize>,
+    /// The bytes of each attached message (its part, and what its parse
+    /// calls its raw message).
+    attached: Vec<Range<usize>>,
+}
+
+impl View {
+    fn of(message: &Message<'_>) -> View {
+        let ids = |list: &[u32]| list.iter().map(|&x| x as usize).collect();
+        let mut by_body = HashMap::new();
+        let mut attached = Vec::new();
+        for (id, part) in message.parts.iter().enumerate() {
+            by_body.entry(part.offset_body as usize).or_insert(id);
+            if let PartType::Message(nested) = &part.body {
+                attached.push(part.offset_header as usize..part.offset_end as usize);
+                if let Some(p) = nested.parts.first() {
+                    attached.push(p.offset_header as usize..p.offset_end as usize);
+                }
+            }
+        }
+        View {
+            by_body,
+            attachments: ids(&message.attachments),
+            text_bodies: ids(&message.text_body),
+            html_bodies: ids(&message.html_body),
+            attached,
+        }
+    }
+
+    /// Whether `range` of the copy overlaps an attached message's bytes.
+    fn inside_attached_message(&self, range: &Range<usize>) -> bool {
+        self.attached
+            .iter()
+            .any(|m| m.start < range.end && range.start < m.end)
+    }
+}
+
 /// Check cut `i` against mail-parser's view of the copy.
-fn verify(message: &Message<'_>, copy: &Copy, i: usize, cuts: &[Cut], raw: &[u8]) -> Verdict {
+fn verify(
+    message: &Message<'_>,
+    view: &View,
+    copy: &Copy,
+    i: usize,
+    cuts: &[Cut],
+    raw: &[u8],
+) -> Verdict {
     let (Some(cut), Some(placeholder), Some(&shift)) =
         (cuts.get(i), copy.placeholders.get(i), copy.shifts.get(i))
     else {
         return Verdict::PutBack;
     };
-    let found = message
-        .parts
-        .iter()
-        .enumerate()
-        .find(|(_, p)| p.offset_body as usize == placeholder.start);
+    let found = view
+        .by_body
+        .get(&placeholder.start)
+        .and_then(|&id| Some((id, message.parts.get(id)?)));
     let Some((id, part)) = found else {
         return Verdict::PutBack;
     };
-    let listed = |list: &[u32]| list.iter().any(|&x| x as usize == id);
+    let listed = |list: &HashSet<usize>| list.contains(&id);
     let flavor = match part.body {
         PartType::Binary(_) | PartType::InlineBinary(_) => Flavor::Mime,
         PartType::Text(_) | PartType::Html(_) => Flavor::Standard,
@@ -187,37 +240,20 @@ fn verify(message: &Message<'_>, copy: &Copy, i: usize, cuts: &[Cut], raw: &[u8]
     let fits = part.encoding == Encoding::Base64
         && !part.is_encoding_problem
         && part.offset_end as usize + shift == cut.body.end
-        && listed(&message.attachments)
+        && listed(&view.attachments)
         && content_type(part) != "text/calendar"
-        && !inside_attached_message(message, placeholder)
+        && !view.inside_attached_message(placeholder)
         // A text body's text is read while parsing; a binary in the text
         // bodies is searched for uuencoded blocks, which start with "begin".
-        && (flavor == Flavor::Mime || !listed(&message.text_body) && !listed(&message.html_body))
+        && (flavor == Flavor::Mime || !listed(&view.text_bodies) && !listed(&view.html_bodies))
         && (flavor == Flavor::Standard
-            || !listed(&message.text_body)
+            || !listed(&view.text_bodies)
             || !base64_body::has_begin_line(text, flavor));
     if fits {
         Verdict::Cut { part: id, flavor }
     } else {
         Verdict::PutBack
     }
-}
-
-/// Whether `range` of the copy overlaps an attached message's bytes (its
-/// part, or what its parse calls its raw message).
-fn inside_attached_message(message: &Message<'_>, range: &Range<usize>) -> bool {
-    let overlaps = |a: usize, b: usize| a < range.end && range.start < b;
-    message.parts.iter().any(|part| {
-        let PartType::Message(nested) = &part.body else {
-            return false;
-        };
-        let own = overlaps(part.offset_header as usize, part.offset_end as usize);
-        let inner = nested
-            .parts
-            .first()
-            .is_some_and(|p| overlaps(p.offset_header as usize, p.offset_end as usize));
-        own || inner
-    })
 }
 
 #[cfg(test)]

@@ -69,6 +69,9 @@ pub(crate) fn base64_leaves(raw: &[u8]) -> Vec<Leaf> {
     };
     // Entered entities; `true` for an attached message.
     let mut stack: Vec<(State, bool)> = Vec::new();
+    // How many of the stack's entries are attached messages (kept as a
+    // count: scanning the stack for each part would cost parts x depth).
+    let mut open_messages: usize = 0;
     'outer: while let Some(headers) = read_headers(raw, &mut pos) {
         let (mut kind, is_multipart) = classify(headers.content_type.as_ref(), state.kind);
         if is_multipart {
@@ -89,6 +92,7 @@ pub(crate) fn base64_leaves(raw: &[u8]) -> Vec<Leaf> {
         if kind == Kind::Message && encoding == Encoding::None {
             let boundary = state.boundary.take();
             stack.push((state, true));
+            open_messages += 1;
             state = State {
                 kind: Kind::Message,
                 boundary,
@@ -105,8 +109,7 @@ pub(crate) fn base64_leaves(raw: &[u8]) -> Vec<Leaf> {
         match end {
             Some((end, clean)) => {
                 pos = skip_boundary(raw, end, &boundary);
-                let in_message = stack.iter().any(|(_, message)| *message);
-                if clean && kind != Kind::Message && !in_message {
+                if clean && kind != Kind::Message && open_messages == 0 {
                     leaves.push(start..end);
                 }
             }
@@ -128,6 +131,7 @@ pub(crate) fn base64_leaves(raw: &[u8]) -> Vec<Leaf> {
                 // The attached message ends with its parent's part.
                 match stack.pop() {
                     Some((mut parent, true)) => {
+                        open_messages = open_messages.saturating_sub(1);
                         parent.boundary = state.boundary.take();
                         state = parent;
                     }
@@ -137,7 +141,8 @@ pub(crate) fn base64_leaves(raw: &[u8]) -> Vec<Leaf> {
             if !is_multipart_end(raw, &mut pos) {
                 break;
             }
-            if let Some((parent, _)) = stack.pop() {
+            if let Some((parent, message)) = stack.pop() {
+                open_messages = open_messages.saturating_sub(usize::from(message));
                 state = parent;
                 if let Some(boundary) = &state.boundary {
                     if seek_next_part(raw, &mut pos, boundary) {
@@ -376,18 +381,27 @@ fn read_headers(raw: &[u8], pos: &mut usize) -> Option<Headers> {
 /// A field's name (whitespace inside it dropped, as mail-parser does), up to
 /// and past its colon. `None` for a line without one (skipped, LF included).
 fn header_name(raw: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
+    // Only names up to this long matter (Content-Type and friends); a
+    // longer one is kept cut, so a colon-less line never fills memory.
+    const LONGEST_NAME: usize = 64;
     let mut name = Vec::new();
+    let mut seen = false;
     while let Some(&ch) = raw.get(*pos) {
         *pos += 1;
         match ch {
-            b':' if !name.is_empty() => return Some(name),
+            b':' if seen => return Some(name),
             b':' => {}
             b'\n' => return None,
             _ if ch.is_ascii_whitespace() => {}
-            _ => name.push(ch),
+            _ => {
+                seen = true;
+                if name.len() < LONGEST_NAME {
+                    name.push(ch);
+                }
+            }
         }
     }
-    (!name.is_empty()).then_some(name)
+    seen.then_some(name)
 }
 
 /// A field's value, up to the LF that is not followed by a space or tab
