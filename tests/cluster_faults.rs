@@ -231,11 +231,14 @@ fn a_node_paused_past_its_lease_while_filing_creates_no_second_item() {
     // finishing fenced, and it says it lost its leases.
     // Or, still catching up with the log (a snapshot to install), it cannot
     // get its stale finish confirmed and leaves the files for a retry, which
-    // finds them finished, or gone once the others removed them.
+    // finds them finished, or gone once the others removed them. Or it was
+    // paused with its claim granted but the answer not yet read: the claim
+    // call times out and it files nothing.
     let lost = [
         "another node finished this message first",
         "duplicate: this message was already finished",
         "finish failed; files stay in the drop folder",
+        "claim failed; files stay in the drop folder",
         "lease lost to a newer claim",
         "leases lost while filing",
         "claims took longer than the lease",
