@@ -194,14 +194,16 @@ fn a_node_paused_past_its_lease_while_filing_creates_no_second_item() {
     // Leases long enough to observe the paused node's claims before they lapse.
     let cluster = Cluster::start(3, "lease_ttl = \"8s\"\nhandoff_after = \"1s\"");
     let paused = 2;
-    // A steady trickle for 20 s, so that node 2 claims small batches again
+    // A steady trickle for 40 s, so that node 2 claims small batches again
     // and again: a batch is claimed, filed and finished in tens of
     // milliseconds (a burst would be two 512-message batches, gone in a
-    // second), and each status probe takes a tenth of a second or more.
-    let writer = cluster.drop_in_background(0..3_000, 150);
+    // second), each status probe takes a tenth of a second or more, and a
+    // pause that missed costs 3 s (the status call gives up on the paused
+    // node), so it takes several tries on a busy machine.
+    let writer = cluster.drop_in_background(0..6_000, 150);
     // Pause node 2 while it holds live claims, as the farm (node 1 and 3) sees it.
     let mut held;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
     loop {
         assert!(
             std::time::Instant::now() < deadline,
@@ -221,9 +223,9 @@ fn a_node_paused_past_its_lease_while_filing_creates_no_second_item() {
     writer.join().unwrap();
     // Its leases lapse; the other two file everything, its claimed messages included.
     wait_until(
-        Duration::from_secs(60),
+        Duration::from_secs(90),
         "the others filed everything",
-        || cluster.drop_backlog() == 0 && cluster.record_count() >= 3_000,
+        || cluster.drop_backlog() == 0 && cluster.record_count() >= 6_000,
     );
     let paused_log = cluster.node(paused).log_text().len();
     cluster.resume(paused);
@@ -252,7 +254,7 @@ fn a_node_paused_past_its_lease_while_filing_creates_no_second_item() {
         },
     );
     println!("node {paused} was paused holding {held} claims");
-    let expected: BTreeSet<String> = drop_ids(0..3_000).collect();
+    let expected: BTreeSet<String> = drop_ids(0..6_000).collect();
     expect_each_filed_once("sigstop-past-lease", &cluster, &expected);
 }
 
