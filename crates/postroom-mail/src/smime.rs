@@ -91,9 +91,9 @@ pub fn opaque_signed_content(data: &[u8]) -> Result<SignedContent, MailError> {
     let data = binary(data);
     let ber = Ber { data: &data };
     let root = ber.element(0, data.len(), 0)?;
-    ber.expect(&root, SEQUENCE, "a ContentInfo is not a sequence")?;
+    ber.require(&root, SEQUENCE, "a ContentInfo is not a sequence")?;
     let mut fields = ber.children(&root, 1);
-    let content_type = fields.expect(OID, "ContentInfo has no content type")?;
+    let content_type = fields.require(OID, "ContentInfo has no content type")?;
     let content_type = ber.bytes(&content_type);
     if content_type == OID_ENVELOPED_DATA || content_type == OID_AUTH_ENVELOPED_DATA {
         return Ok(SignedContent::NotOpaqueSigned(NotOpaqueSigned::Enveloped));
@@ -103,20 +103,20 @@ pub fn opaque_signed_content(data: &[u8]) -> Result<SignedContent, MailError> {
             content_type: dotted(content_type),
         }));
     }
-    let explicit = fields.expect(EXPLICIT_0, "the signed data's ContentInfo has no content")?;
+    let explicit = fields.require(EXPLICIT_0, "the signed data's ContentInfo has no content")?;
     let signed_data = ber
         .children(&explicit, 2)
-        .expect(SEQUENCE, "SignedData is not a sequence")?;
+        .require(SEQUENCE, "SignedData is not a sequence")?;
     let mut fields = ber.children(&signed_data, 3);
-    fields.expect(INTEGER, "SignedData has no version")?;
-    fields.expect(SET, "SignedData has no digest algorithms")?;
-    let encap = fields.expect(SEQUENCE, "SignedData has no encapsulated content info")?;
+    fields.require(INTEGER, "SignedData has no version")?;
+    fields.require(SET, "SignedData has no digest algorithms")?;
+    let encap = fields.require(SEQUENCE, "SignedData has no encapsulated content info")?;
     let mut fields = ber.children(&encap, 4);
-    let econtent_type = fields.expect(OID, "the encapsulated content has no type")?;
+    let econtent_type = fields.require(OID, "the encapsulated content has no type")?;
     let Some(explicit) = fields.next_element()? else {
         return Ok(SignedContent::NotOpaqueSigned(NotOpaqueSigned::Detached));
     };
-    ber.expect(
+    ber.require(
         &explicit,
         EXPLICIT_0,
         "the encapsulated content is not tagged [0]",
@@ -371,7 +371,7 @@ impl<'a> Ber<'a> {
         }
     }
 
-    fn expect(&self, element: &Element, tag: Tag, what: &'static str) -> Result<(), MailError> {
+    fn require(&self, element: &Element, tag: Tag, what: &'static str) -> Result<(), MailError> {
         if element.tag == tag {
             Ok(())
         } else {
@@ -433,9 +433,9 @@ impl Children<'_, '_> {
     }
 
     /// The next element, which must have this identifier.
-    fn expect(&mut self, tag: Tag, what: &'static str) -> Result<Element, MailError> {
+    fn require(&mut self, tag: Tag, what: &'static str) -> Result<Element, MailError> {
         let element = self.next_or(what)?;
-        self.ber.expect(&element, tag, what)?;
+        self.ber.require(&element, tag, what)?;
         Ok(element)
     }
 
