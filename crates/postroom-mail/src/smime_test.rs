@@ -5,7 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
+
+#[path = "../tests/common/base64.rs"]
+mod b64;
 use crate::test_rng::Rng;
+use b64::base64;
 
 /// A definite-length element (DER length encoding).
 fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
@@ -141,31 +145,6 @@ fn base64_and_pem_text_are_decoded_first() {
             Ok(SignedContent::Content(ENTITY.to_vec()))
         );
     }
-}
-
-/// Plain base64 with line breaks every 64 characters.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for (n, chunk) in bytes.chunks(3).enumerate() {
-        if n > 0 && n % 16 == 0 {
-            out.push_str("\r\n");
-        }
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let v = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(v >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 #[test]

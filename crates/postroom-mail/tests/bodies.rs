@@ -3,6 +3,9 @@
 //! Content-IDs of inline images and the calendar part of an invitation.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "common/base64.rs"]
+mod b64;
+use b64::base64;
 use postroom_mail::{parse_message, read_invitation, sanitize_html, ParsedMessage};
 
 fn parse(raw: &str) -> ParsedMessage<'static> {
@@ -146,27 +149,4 @@ fn calendar_attachment_is_found() {
     let invitation = read_invitation(m.calendar.as_deref().unwrap()).unwrap();
     assert_eq!(invitation.events[0].summary, "Q4 review");
     assert_eq!(m.attachments[0].file_name, "invite.ics");
-}
-
-/// Standard base64 with line breaks every 76 characters.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-        if out.len() % 77 == 76 {
-            out.push('\n');
-        }
-    }
-    out
 }
