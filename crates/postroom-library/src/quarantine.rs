@@ -8,6 +8,11 @@
 //! claimed (create-new, fsynced) before the entry is written, so quarantining
 //! the same key twice, even concurrently or after a crash, keeps one entry.
 //! Every entry is durable (file, reason, folder fsynced) before a put returns.
+//! The reason is written before the message and removed after it, so a
+//! listing never takes an entry being written for one a crash left without
+//! its reason: a reason without its message is being written (or was left by
+//! a crash while the message was still where it came from) and is not
+//! listed, unless the message could not be moved at all ([`QuarantineEntry::still_at`]).
 
 use std::fs::File;
 use std::io;
@@ -46,6 +51,10 @@ pub struct QuarantineEntry {
     /// of them was filed). A replay files only these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused_recipients: Vec<String>,
+    /// Where the message still is when it could not be moved into
+    /// quarantine (the entry then has no message file here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub still_at: Option<String>,
 }
 
 /// Why and what to quarantine with [`Quarantine::put_bytes`].
@@ -128,9 +137,12 @@ impl Quarantine {
             envelope_sender: why.envelope_sender,
             envelope_recipients: why.envelope_recipients,
             refused_recipients: why.refused_recipients,
+            still_at: None,
         };
-        self.write_synced(dir.as_fd(), &entry.file, bytes)?;
         self.write_reason(dir.as_fd(), &base, &entry)?;
+        self.write_synced(dir.as_fd(), &entry.file, bytes)?;
+        durable::fsync_dir(dir.as_fd())
+            .map_err(|e| LibraryError::io("flush to disk", &self.dir, e))?;
         Ok(entry)
     }
 
@@ -156,7 +168,9 @@ impl Quarantine {
             envelope_sender: None,
             envelope_recipients: Vec::new(),
             refused_recipients: Vec::new(),
+            still_at: None,
         };
+        self.write_reason(dir.as_fd(), &base, &entry)?;
         let target = self.dir.join(&entry.file);
         let moved = move_file(source, dir.as_fd(), &entry.file, &target);
         if let Err(e) = &moved {
@@ -165,8 +179,9 @@ impl Quarantine {
                 reason.trim_end(),
                 source.display()
             );
+            entry.still_at = Some(source.display().to_string());
+            self.write_reason(dir.as_fd(), &base, &entry)?;
         }
-        self.write_reason(dir.as_fd(), &base, &entry)?;
         match moved {
             Ok(None) => Ok(entry),
             Ok(Some(error)) => Err(LibraryError::SourceNotRemoved {
@@ -182,19 +197,35 @@ impl Quarantine {
         }
     }
 
-    /// Every entry, oldest first. A message file without its reason (a crash
-    /// between the two writes) is listed with code `no_reason`.
+    /// Every entry, oldest first. A message file without its reason (put
+    /// there by hand, or left by an older version's crash) is listed with
+    /// code `no_reason`.
     pub fn list(&self) -> Result<Vec<QuarantineEntry>, LibraryError> {
+        Ok(self.scan()?.0)
+    }
+
+    /// The entries (as [`Quarantine::list`]) and the reasons without their
+    /// message and not [`QuarantineEntry::still_at`]: being written now, or
+    /// left by a crash.
+    pub(crate) fn scan(
+        &self,
+    ) -> Result<(Vec<QuarantineEntry>, Vec<QuarantineEntry>), LibraryError> {
         let dir = self.open_dir()?;
         let names = durable::list_names(dir.as_fd())
             .map_err(|e| LibraryError::io("list quarantine folder", &self.dir, e))?;
-        let mut entries = Vec::new();
+        let (mut entries, mut unfinished) = (Vec::new(), Vec::new());
         for name in names.iter().filter(|n| !n.starts_with('.')) {
             if let Some(base) = name.strip_suffix(REASON_SUFFIX) {
-                if let Some(entry) = self.read_reason(dir.as_fd(), base)? {
-                    // Named by where it is, not by what its reason file says.
-                    let file = format!("{base}{MESSAGE_SUFFIX}");
-                    entries.push(QuarantineEntry { file, ..entry });
+                let Some(entry) = self.read_reason(dir.as_fd(), base)? else {
+                    continue;
+                };
+                // Named by where it is, not by what its reason file says.
+                let file = format!("{base}{MESSAGE_SUFFIX}");
+                let entry = QuarantineEntry { file, ..entry };
+                if names.contains(&entry.file) || entry.still_at.is_some() {
+                    entries.push(entry);
+                } else {
+                    unfinished.push(entry);
                 }
             } else if let Some(base) = name.strip_suffix(MESSAGE_SUFFIX) {
                 if !names.contains(&format!("{base}{REASON_SUFFIX}")) {
@@ -203,7 +234,7 @@ impl Quarantine {
             }
         }
         entries.sort_by(|a, b| (&a.quarantined_at, &a.file).cmp(&(&b.quarantined_at, &b.file)));
-        Ok(entries)
+        Ok((entries, unfinished))
     }
 
     pub(crate) fn open_dir(&self) -> Result<OwnedFd, LibraryError> {
@@ -319,7 +350,8 @@ impl Quarantine {
         let modified = std::fs::symlink_metadata(self.dir.join(name)).and_then(|m| m.modified());
         QuarantineEntry {
             file: name.to_string(),
-            reason: "The message has no reason file: the process stopped while quarantining it."
+            reason: "The message has no reason file: it was put here by hand, or a process \
+                     stopped while writing or removing its entry."
                 .to_string(),
             code: "no_reason".to_string(),
             message_key: None,
@@ -328,6 +360,7 @@ impl Quarantine {
             envelope_sender: None,
             envelope_recipients: Vec::new(),
             refused_recipients: Vec::new(),
+            still_at: None,
         }
     }
 }

@@ -88,7 +88,7 @@ impl Quarantine {
         Ok(())
     }
 
-    /// Remove the entry's reason and message files, then sync the folder.
+    /// Remove the entry's message, then its reason file, syncing the folder.
     pub fn remove_files(&self, entry: &QuarantineEntry) -> Result<(), LibraryError> {
         let Some(base) = base_of(&entry.file) else {
             return Ok(());
@@ -96,8 +96,11 @@ impl Quarantine {
         let dir = self.open_dir()?;
         let removing = |name: &str, e| LibraryError::io("remove", self.dir().join(name), e);
         let reason = format!("{base}{REASON_SUFFIX}");
-        durable::remove_at(dir.as_fd(), &reason).map_err(|e| removing(&reason, e))?;
+        // The message first: a listing in between sees an unfinished entry,
+        // not a message without its reason.
         durable::remove_at(dir.as_fd(), &entry.file).map_err(|e| removing(&entry.file, e))?;
+        durable::fsync_dir(&dir).map_err(|e| LibraryError::io("flush to disk", self.dir(), e))?;
+        durable::remove_at(dir.as_fd(), &reason).map_err(|e| removing(&reason, e))?;
         durable::fsync_dir(&dir).map_err(|e| LibraryError::io("flush to disk", self.dir(), e))
     }
 }
@@ -107,15 +110,22 @@ impl Quarantine {
     /// window's start): the deleted ones, oldest first, and the entries that
     /// could not be deleted with why. Several nodes may expire the same
     /// folder at once: what another removed is skipped. A message without
-    /// its reason file (being quarantined right now, or left by a crash) is
-    /// not expired: its age is not known.
+    /// its reason file is not expired (its age is not known); a reason
+    /// without its message (left by a crash; the message was quarantined
+    /// again or filed since) is removed an hour after the cutoff.
     #[allow(clippy::type_complexity)]
     pub fn expire(
         &self,
         cutoff: time::OffsetDateTime,
     ) -> Result<(Vec<QuarantineEntry>, Vec<(String, LibraryError)>), LibraryError> {
         let (mut expired, mut failed) = (Vec::new(), Vec::new());
-        for entry in self.list()? {
+        let (entries, unfinished) = self.scan()?;
+        // An unfinished entry may be being written: an hour more for it.
+        let entries = entries.into_iter().map(|e| (e, cutoff));
+        let unfinished = unfinished
+            .into_iter()
+            .map(|e| (e, cutoff - time::Duration::HOUR));
+        for (entry, cutoff) in entries.chain(unfinished) {
             let old = entry.code != "no_reason"
                 && crate::clock::parse_rfc3339(&entry.quarantined_at).is_some_and(|at| at < cutoff);
             if !old {
@@ -221,6 +231,32 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(5));
         let again = q.put_bytes(b"Subject: old\r\n\r\nx", keyed(3)).unwrap();
         assert_ne!(again.file, old.file);
+    }
+
+    #[test]
+    fn a_reason_without_its_message_is_not_listed_and_expires_an_hour_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Quarantine::open(dir.path().join("q")).unwrap();
+        let entry = q.put_bytes(b"Subject: a\r\n\r\nx", keyed(5)).unwrap();
+        // As seen while the message is being written, or after a crash then.
+        std::fs::remove_file(q.message_path(&entry)).unwrap();
+        assert!(q.list().unwrap().is_empty());
+        assert!(q.entry(&entry.file).unwrap().is_none());
+        let now = time::OffsetDateTime::now_utc();
+        assert!(q.expire(now + time::Duration::MINUTE).unwrap().0.is_empty());
+        let expired = q.expire(now + time::Duration::minutes(61)).unwrap().0;
+        assert_eq!(expired, vec![entry.clone()]);
+        assert_eq!(
+            std::fs::read_dir(q.dir()).unwrap().count(),
+            1,
+            "only .keys is left"
+        );
+        // Its claim went with it: the key makes a new entry.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert_ne!(
+            q.put_bytes(b"Subject: a\r\n\r\nx", keyed(5)).unwrap().file,
+            entry.file
+        );
     }
 
     #[test]

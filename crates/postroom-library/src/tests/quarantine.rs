@@ -91,6 +91,7 @@ fn put_file_that_cannot_move_still_writes_the_reason() {
     let list = q.list().unwrap();
     assert_eq!(list.len(), 1);
     assert!(list[0].reason.contains("is still at") && list[0].reason.contains("gone.eml"));
+    assert_eq!(list[0].still_at.as_deref(), Some(missing.to_str().unwrap()));
 }
 
 #[test]
