@@ -213,6 +213,7 @@ impl Quarantine {
         let dir = self.open_dir()?;
         let names = durable::list_names(dir.as_fd())
             .map_err(|e| LibraryError::io("list quarantine folder", &self.dir, e))?;
+        let present: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
         let (mut entries, mut unfinished) = (Vec::new(), Vec::new());
         for name in names.iter().filter(|n| !n.starts_with('.')) {
             if let Some(base) = name.strip_suffix(REASON_SUFFIX) {
@@ -222,13 +223,13 @@ impl Quarantine {
                 // Named by where it is, not by what its reason file says.
                 let file = format!("{base}{MESSAGE_SUFFIX}");
                 let entry = QuarantineEntry { file, ..entry };
-                if names.contains(&entry.file) || entry.still_at.is_some() {
+                if present.contains(entry.file.as_str()) || entry.still_at.is_some() {
                     entries.push(entry);
                 } else {
                     unfinished.push(entry);
                 }
             } else if let Some(base) = name.strip_suffix(MESSAGE_SUFFIX) {
-                if !names.contains(&format!("{base}{REASON_SUFFIX}")) {
+                if !present.contains(format!("{base}{REASON_SUFFIX}").as_str()) {
                     entries.push(self.orphan(name));
                 }
             }
@@ -350,8 +351,8 @@ impl Quarantine {
         let modified = std::fs::symlink_metadata(self.dir.join(name)).and_then(|m| m.modified());
         QuarantineEntry {
             file: name.to_string(),
-            reason: "The message has no reason file: it was put here by hand, or a process \
-                     stopped while writing or removing its entry."
+            reason: "The message has no reason file: it was put here by hand, or by an older \
+                     version that stopped while quarantining it."
                 .to_string(),
             code: "no_reason".to_string(),
             message_key: None,
