@@ -490,9 +490,10 @@ fn iptables(args: &[&str]) {
 }
 
 impl Drop for Cluster {
-    /// A failed test keeps the farm's directory (configs, logs, folders) to look at.
+    /// A failed test keeps the farm's directory (configs, logs, folders) to
+    /// look at; every test does with `POSTROOM_TEST_KEEP_FARM=1`.
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("POSTROOM_TEST_KEEP_FARM").is_some() {
             self.dir.disable_cleanup(true);
             eprintln!("farm directory kept: {}", self.dir.path().display());
         }

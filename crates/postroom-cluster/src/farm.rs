@@ -127,6 +127,7 @@ fn raft_config(snapshot_every: u64) -> Result<Arc<Config>, ClusterError> {
         election_timeout_min: 500,
         election_timeout_max: 1_000,
         install_snapshot_timeout: 5_000,
+        max_payload_entries: crate::payload_limit::MAX_PAYLOAD_ENTRIES,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(snapshot_every),
         snapshot_max_chunk_size: 1024 * 1024,
         max_in_snapshot_log_to_keep: snapshot_every.min(MAX_KEPT_LOGS),

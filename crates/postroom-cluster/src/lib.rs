@@ -14,6 +14,7 @@ mod farm;
 mod leader;
 mod log_store;
 mod network;
+mod payload_limit;
 mod security;
 mod service;
 mod state_machine;

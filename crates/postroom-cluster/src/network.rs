@@ -2,14 +2,16 @@
 //! reaches peers over tonic channels at `http://{node.addr}` (or `https://`
 //! with TLS; connected lazily, the farm's secret on every call), sends each
 //! request as one serde_json payload and maps transport failures to
-//! openraft's `Unreachable` / `NetworkError` / `Timeout`.
+//! openraft's `Unreachable` / `NetworkError` / `Timeout`. AppendEntries
+//! are kept to what a peer can answer in time ([`PayloadLimit`]).
 
 use std::error::Error;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError, Timeout,
+    Unreachable,
 };
 use openraft::network::RPCOption;
 use openraft::raft::{
@@ -21,7 +23,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+use tracing::info;
 
+use crate::payload_limit::{PayloadLimit, MAX_PAYLOAD_ENTRIES};
 use crate::proto::raft_client::RaftClient;
 use crate::proto::RaftRequest;
 use crate::security::{endpoint, AddPeerSecret, PeerSecurity};
@@ -85,6 +89,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             target,
             node: node.clone(),
             client,
+            limit: PayloadLimit::new(MAX_PAYLOAD_ENTRIES),
         }
     }
 }
@@ -95,10 +100,11 @@ pub struct Connection {
     target: RaftNodeId,
     node: BasicNode,
     client: Result<PeerClient, ClusterError>,
+    limit: PayloadLimit,
 }
 
 impl Connection {
-    /// Send one encoded request and decode the peer's `Result<Resp, E>`.
+    /// Send one request and decode the peer's `Result<Resp, E>`.
     async fn call<Req, Resp, E>(
         &mut self,
         rpc: RPCTypes,
@@ -110,16 +116,25 @@ impl Connection {
         Resp: DeserializeOwned,
         E: Error + DeserializeOwned,
     {
+        let payload = encode(rpc, req).map_err(RPCError::Network)?;
+        self.send(rpc, payload, option).await
+    }
+
+    /// Send one encoded request and decode the peer's `Result<Resp, E>`.
+    async fn send<Resp, E>(
+        &mut self,
+        rpc: RPCTypes,
+        payload: Vec<u8>,
+        option: &RPCOption,
+    ) -> RpcResult<Resp, E>
+    where
+        Resp: DeserializeOwned,
+        E: Error + DeserializeOwned,
+    {
         let mut client = match &self.client {
             Ok(client) => client.clone(),
             Err(e) => return Err(RPCError::Unreachable(Unreachable::new(e))),
         };
-        let payload = serde_json::to_vec(req).map_err(|e| {
-            RPCError::Network(NetworkError::new(&ClusterError::encode(
-                format!("{rpc} request"),
-                e,
-            )))
-        })?;
         let request = tonic::Request::new(RaftRequest { payload });
         let ttl = option.hard_ttl();
         let sent = async {
@@ -154,6 +169,18 @@ impl Connection {
             ))
         })
     }
+
+    /// Say so when log entries to the peer timed out and fewer than
+    /// `before` are sent at once now.
+    fn report_lower_limit(&self, before: u64) {
+        let limit = self.limit.entries();
+        if limit < before {
+            info!(
+                target = self.target,
+                limit, "log entries to a peer timed out; sending at most `limit` at once"
+            );
+        }
+    }
 }
 
 /// Transient failures are retried at once; anything else backs off first.
@@ -172,7 +199,24 @@ impl RaftNetwork<TypeConfig> for Connection {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<RaftNodeId>, RaftError<RaftNodeId>> {
-        self.call(RPCTypes::AppendEntries, &rpc, &option).await
+        let entries = rpc.entries.len() as u64;
+        let too_large = |n| RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(n));
+        let limit = self.limit.entries();
+        let fewer = self.limit.fewer(entries, None);
+        self.report_lower_limit(limit);
+        if let Some(n) = fewer {
+            return Err(too_large(n));
+        }
+        let payload = encode(RPCTypes::AppendEntries, &rpc).map_err(RPCError::Network)?;
+        if let Some(n) = self.limit.fewer(entries, Some(payload.len())) {
+            return Err(too_large(n));
+        }
+        self.limit.sending(entries);
+        let result = self.send(RPCTypes::AppendEntries, payload, &option).await;
+        self.limit
+            .answered(matches!(result, Err(RPCError::Timeout(_))));
+        self.report_lower_limit(entries);
+        result
     }
 
     async fn install_snapshot(
@@ -191,4 +235,10 @@ impl RaftNetwork<TypeConfig> for Connection {
     ) -> RpcResult<VoteResponse<RaftNodeId>, RaftError<RaftNodeId>> {
         self.call(RPCTypes::Vote, &rpc, &option).await
     }
+}
+
+/// A request as the peer's service reads it.
+fn encode<Req: Serialize>(rpc: RPCTypes, req: &Req) -> Result<Vec<u8>, NetworkError> {
+    serde_json::to_vec(req)
+        .map_err(|e| NetworkError::new(&ClusterError::encode(format!("{rpc} request"), e)))
 }
