@@ -2,7 +2,8 @@
 //! processes on 127.0.0.2–4 sharing one drop folder and one library:
 //! SIGKILL of the leader and then a follower under load, a network cut of
 //! one node (iptables), a node paused with SIGSTOP past its lease TTL while
-//! filing, and a rolling restart under load. Every message carries one
+//! filing, a rolling restart under load, and a follower paused while the
+//! farm wrote megabytes of log catching up. Every message carries one
 //! uniquely named attachment, so "filed once" is checked by counting files
 //! in the shared library (a second filing would add `d-7 (1).txt`) and item
 //! records. Each scenario prints one summary line.
@@ -325,4 +326,48 @@ fn claims_of_paused(cluster: &Cluster, paused: usize) -> u64 {
         .map(|i| field(i, "claims_held"))
         .sum();
     field(asked, "claims_in_flight_total").saturating_sub(theirs)
+}
+
+/// The node's own row of `postroom cluster status` asked of `of`.
+fn applied_index(cluster: &Cluster, of: usize, node: usize) -> Option<u64> {
+    cluster
+        .status(of)?
+        .into_iter()
+        .find(|n| n["node_id"] == node as u64)?["last_applied_index"]
+        .as_u64()
+}
+
+#[test]
+fn a_follower_far_behind_catches_up_on_large_entries() {
+    let cluster = Cluster::start(3, TIMINGS);
+    let leader = cluster.leader();
+    let behind = (1..=3).find(|i| *i != leader).unwrap();
+    cluster.pause(behind);
+    // Each change is one log entry carrying the whole farm config, here
+    // ~70 KB: sent all at once, the entries the paused node missed would be
+    // megabytes, more than a follower turns around in a heartbeat interval.
+    let server = cluster.grpc_addr(leader);
+    for round in 0..80 {
+        let aliases: Vec<String> = (0..2_000)
+            .map(|n| format!("r{round}-alias-{n}.contoso.example"))
+            .collect();
+        let set = format!("domain_aliases={}", aliases.join(","));
+        let (ok, _, err) = cluster.cli(&["farm", "set", &set, "--server", &server]);
+        assert!(ok, "{err}");
+    }
+    let target = applied_index(&cluster, leader, leader).unwrap();
+    cluster.resume(behind);
+    let started = Instant::now();
+    wait_until(Duration::from_secs(60), "the paused node caught up", || {
+        applied_index(&cluster, behind, behind).is_some_and(|applied| applied >= target)
+    });
+    println!(
+        "a node 80 entries of ~70 KB behind caught up in {:?}",
+        started.elapsed()
+    );
+    let shown = cluster.farm_config(behind, true).unwrap();
+    assert!(
+        shown.to_string().contains("r79-alias-1999.contoso.example"),
+        "the caught-up node's local config is not the last one"
+    );
 }
