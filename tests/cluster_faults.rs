@@ -307,25 +307,18 @@ fn claims_held(cluster: &Cluster, i: usize) -> u64 {
         .unwrap_or(0)
 }
 
-/// Live claims the paused node `paused` holds in the farm's state, as the
-/// others see it: every live claim (as the first other node has applied
-/// them) minus their own. One status call: the paused member answers
-/// nothing, and the call gives up on it after 3 s.
+/// Live claims the paused node `paused` holds in the farm's state, as
+/// another member has applied it (its own row's `claims_by_node`: one
+/// node's view, not rows of different nodes at different moments). The
+/// status call gives up on the paused member after 3 s.
 fn claims_of_paused(cluster: &Cluster, paused: usize) -> u64 {
     let asked = (1..=cluster.size).find(|i| *i != paused).unwrap();
     let nodes = cluster.status(asked).unwrap_or_default();
-    let field = |i: usize, name: &str| {
-        nodes
-            .iter()
-            .find(|n| n["node_id"] == i as u64)
-            .and_then(|n| n[name].as_u64())
-            .unwrap_or(0)
-    };
-    let theirs: u64 = (1..=cluster.size)
-        .filter(|i| *i != paused)
-        .map(|i| field(i, "claims_held"))
-        .sum();
-    field(asked, "claims_in_flight_total").saturating_sub(theirs)
+    nodes
+        .iter()
+        .find(|n| n["node_id"] == asked as u64)
+        .and_then(|n| n["claims_by_node"][paused.to_string()].as_u64())
+        .unwrap_or(0)
 }
 
 /// The node's own row of `postroom cluster status` asked of `of`.

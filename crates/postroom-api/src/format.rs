@@ -147,6 +147,7 @@ fn node_json(n: &NodeStatus) -> Value {
         "members": n.members.iter().map(member_json).collect::<Vec<_>>(),
         "claims_held": n.claims_held,
         "claims_in_flight_total": n.claims_in_flight_total,
+        "claims_by_node": n.claims_by_node.iter().map(|(id, c)| (id.to_string(), json!(c))).collect::<serde_json::Map<_, _>>(),
         "config_version": n.config_version,
         "drop_folder": n.drop_folder,
         "drop_folder_backlog": n.drop_folder_backlog,

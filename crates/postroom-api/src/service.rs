@@ -92,6 +92,10 @@ pub(crate) fn node_status(
         members: members(status),
         claims_held: count(leases_by_node.get(&status.node_id).copied().unwrap_or(0)),
         claims_in_flight_total: count(leases_by_node.values().sum()),
+        claims_by_node: leases_by_node
+            .iter()
+            .map(|(node, n)| (*node, count(*n)))
+            .collect(),
         config_version,
         drop_folder: report.drop_folder.clone(),
         drop_folder_backlog: report.drop_folder_backlog,

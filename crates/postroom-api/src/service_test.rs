@@ -105,6 +105,7 @@ fn status_combines_raft_state_leases_report_and_readiness() {
         (Some(90), Some(91), Some(50), Some(40))
     );
     assert_eq!((s.claims_held, s.claims_in_flight_total), (4, 7));
+    assert_eq!(s.claims_by_node, [(1, 4), (2, 3)].into());
     assert_eq!(s.config_version, 6);
     assert_eq!(
         (s.drop_folder.as_str(), s.drop_folder_backlog),
@@ -153,6 +154,7 @@ fn a_node_outside_the_farm_has_no_address_and_holds_nothing() {
     let s = node_status(&status, 0, &BTreeMap::new(), &report, &Readiness::default());
     assert_eq!(s.address, "");
     assert_eq!((s.claims_held, s.claims_in_flight_total), (0, 0));
+    assert!(s.claims_by_node.is_empty());
     assert_eq!(s.smtp_listen, "0.0.0.0:25");
     assert!(s.members.is_empty());
 }

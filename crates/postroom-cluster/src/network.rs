@@ -170,14 +170,14 @@ impl Connection {
         })
     }
 
-    /// Say so when log entries to the peer timed out and fewer than
-    /// `before` are sent at once now.
+    /// Say so when fewer log entries than `before` are sent to the peer at
+    /// once now.
     fn report_lower_limit(&self, before: u64) {
         let limit = self.limit.entries();
         if limit < before {
             info!(
                 target = self.target,
-                limit, "log entries to a peer timed out; sending at most `limit` at once"
+                limit, "log entries to a peer timed out or were too large; sending fewer at once"
             );
         }
     }
@@ -200,21 +200,27 @@ impl RaftNetwork<TypeConfig> for Connection {
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<RaftNodeId>, RaftError<RaftNodeId>> {
         let entries = rpc.entries.len() as u64;
-        let too_large = |n| RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(n));
-        let limit = self.limit.entries();
-        let fewer = self.limit.fewer(entries, None);
-        self.report_lower_limit(limit);
-        if let Some(n) = fewer {
-            return Err(too_large(n));
-        }
-        let payload = encode(RPCTypes::AppendEntries, &rpc).map_err(RPCError::Network)?;
-        if let Some(n) = self.limit.fewer(entries, Some(payload.len())) {
-            return Err(too_large(n));
-        }
+        let before = self.limit.entries();
+        let payload = match self.limit.fewer(entries, None) {
+            Some(n) => Err(n),
+            None => {
+                let payload = encode(RPCTypes::AppendEntries, &rpc).map_err(RPCError::Network)?;
+                match self.limit.fewer(entries, Some(payload.len())) {
+                    Some(n) => Err(n),
+                    None => Ok(payload),
+                }
+            }
+        };
+        self.report_lower_limit(before);
+        let payload =
+            payload.map_err(|n| RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(n)))?;
         self.limit.sending(entries);
         let result = self.send(RPCTypes::AppendEntries, payload, &option).await;
-        self.limit
-            .answered(matches!(result, Err(RPCError::Timeout(_))));
+        self.limit.answered(match &result {
+            Ok(_) => Some(true),
+            Err(RPCError::Timeout(_)) => Some(false),
+            Err(_) => None,
+        });
         self.report_lower_limit(entries);
         result
     }

@@ -6,8 +6,9 @@
 //! of a whole batch: megabytes that a busy node cannot turn around in
 //! 100 ms, again and again, while no heartbeat reaches the follower: the
 //! farm could not commit for minutes. So a request is kept under a size in
-//! bytes, and the number of entries is halved after a timeout and doubled
-//! back after a full request goes through (answered with openraft's
+//! bytes (the number that fitted is remembered), and the number of entries
+//! is halved after a timeout and doubled back after a full request goes
+//! through (answered with openraft's
 //! `PayloadTooLarge`, which makes it send fewer at once). Pure: no IO.
 
 /// Most entries one AppendEntries carries (openraft's `max_payload_entries`).
@@ -43,7 +44,7 @@ impl PayloadLimit {
     /// timeout, before ours): it timed out.
     pub(crate) fn fewer(&mut self, entries: u64, bytes: Option<usize>) -> Option<u64> {
         if let Some(dropped) = self.in_flight.take() {
-            self.adjust(dropped, true);
+            self.timed_out(dropped);
         }
         if entries <= 1 {
             return None;
@@ -53,9 +54,11 @@ impl PayloadLimit {
         }
         match bytes {
             // As many as fit if entries are of similar size; at least one.
+            // Remembered, so the next requests are cut before encoding.
             Some(bytes) if bytes > MAX_APPEND_BYTES => {
                 let fit = (entries as u128 * MAX_APPEND_BYTES as u128 / bytes as u128) as u64;
-                Some(fit.clamp(1, entries - 1))
+                self.entries = fit.clamp(1, entries - 1);
+                Some(self.entries)
             }
             _ => None,
         }
@@ -71,22 +74,29 @@ impl PayloadLimit {
         self.in_flight = Some(entries);
     }
 
-    /// The request being sent was answered, or timed out.
-    pub(crate) fn answered(&mut self, timed_out: bool) {
+    /// The request being sent was answered (`Some(true)`), timed out
+    /// (`Some(false)`), or failed otherwise (`None`: says nothing about its size).
+    pub(crate) fn answered(&mut self, went_through: Option<bool>) {
         if let Some(entries) = self.in_flight.take() {
-            self.adjust(entries, timed_out);
+            match went_through {
+                Some(true) => self.went_through(entries),
+                Some(false) => self.timed_out(entries),
+                None => {}
+            }
         }
     }
 
-    /// Halve the limit after a timeout; double it (up to the maximum) after
-    /// a full request went through.
-    fn adjust(&mut self, entries: u64, timed_out: bool) {
-        if timed_out {
-            if entries > 1 {
-                self.entries = (entries / 2).max(1);
-            }
-        } else if entries >= self.entries {
+    /// Double the limit (up to the maximum) after a full request.
+    fn went_through(&mut self, entries: u64) {
+        if entries >= self.entries {
             self.entries = self.entries.saturating_mul(2).min(self.max_entries);
+        }
+    }
+
+    /// Half of what timed out next time (a single entry is always sent).
+    fn timed_out(&mut self, entries: u64) {
+        if entries > 1 {
+            self.entries = self.entries.min(entries / 2);
         }
     }
 }
@@ -98,7 +108,7 @@ mod tests {
     /// Send `entries` entries and get an answer (or a timeout).
     fn send(limit: &mut PayloadLimit, entries: u64, timed_out: bool) {
         limit.sending(entries);
-        limit.answered(timed_out);
+        limit.answered(Some(!timed_out));
     }
 
     #[test]
@@ -115,9 +125,24 @@ mod tests {
     fn a_large_request_is_cut_to_what_fits() {
         let mut limit = PayloadLimit::new(300);
         assert_eq!(limit.fewer(300, Some(4 * MAX_APPEND_BYTES)), Some(75));
-        assert_eq!(limit.fewer(2, Some(10 * MAX_APPEND_BYTES)), Some(1));
+        // Remembered: the next request is cut before it is encoded.
+        assert_eq!(limit.fewer(300, None), Some(75));
         // Just over: one fewer at least.
         assert_eq!(limit.fewer(10, Some(MAX_APPEND_BYTES + 1)), Some(9));
+        assert_eq!(limit.fewer(2, Some(10 * MAX_APPEND_BYTES)), Some(1));
+        // Full requests going through raise it again.
+        send(&mut limit, 1, false);
+        send(&mut limit, 2, false);
+        assert_eq!(limit.fewer(300, None), Some(4));
+    }
+
+    #[test]
+    fn other_failures_say_nothing_about_the_size() {
+        let mut limit = PayloadLimit::new(300);
+        send(&mut limit, 300, true);
+        limit.sending(150);
+        limit.answered(None);
+        assert_eq!(limit.fewer(300, None), Some(150));
     }
 
     #[test]
@@ -148,7 +173,7 @@ mod tests {
         assert_eq!(limit.fewer(300, None), Some(150));
         // Only once.
         assert_eq!(limit.fewer(150, None), None);
-        limit.answered(false);
+        limit.answered(Some(true));
         assert_eq!(limit.fewer(300, None), Some(150));
     }
 

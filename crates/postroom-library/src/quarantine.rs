@@ -213,29 +213,60 @@ impl Quarantine {
         let dir = self.open_dir()?;
         let names = durable::list_names(dir.as_fd())
             .map_err(|e| LibraryError::io("list quarantine folder", &self.dir, e))?;
-        let present: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
+        let bases: std::collections::BTreeSet<&str> = names
+            .iter()
+            .filter(|n| !n.starts_with('.'))
+            .filter_map(|n| {
+                n.strip_suffix(REASON_SUFFIX)
+                    .or(n.strip_suffix(MESSAGE_SUFFIX))
+            })
+            .collect();
         let (mut entries, mut unfinished) = (Vec::new(), Vec::new());
-        for name in names.iter().filter(|n| !n.starts_with('.')) {
-            if let Some(base) = name.strip_suffix(REASON_SUFFIX) {
-                let Some(entry) = self.read_reason(dir.as_fd(), base)? else {
-                    continue;
-                };
-                // Named by where it is, not by what its reason file says.
-                let file = format!("{base}{MESSAGE_SUFFIX}");
-                let entry = QuarantineEntry { file, ..entry };
-                if present.contains(entry.file.as_str()) || entry.still_at.is_some() {
-                    entries.push(entry);
-                } else {
-                    unfinished.push(entry);
-                }
-            } else if let Some(base) = name.strip_suffix(MESSAGE_SUFFIX) {
-                if !present.contains(format!("{base}{REASON_SUFFIX}").as_str()) {
-                    entries.push(self.orphan(name));
-                }
+        for base in bases {
+            match self.look(dir.as_fd(), base)? {
+                Found::Entry(entry) => entries.push(entry),
+                Found::Unfinished(entry) => unfinished.push(entry),
+                Found::Nothing => {}
             }
         }
         entries.sort_by(|a, b| (&a.quarantined_at, &a.file).cmp(&(&b.quarantined_at, &b.file)));
         Ok((entries, unfinished))
+    }
+
+    /// What is under `base` now. Exact while others write and remove
+    /// entries (a folder listing is not a snapshot), because a reason is
+    /// written before its message and removed after it.
+    pub(crate) fn look(&self, dir: BorrowedFd<'_>, base: &str) -> Result<Found, LibraryError> {
+        let message = format!("{base}{MESSAGE_SUFFIX}");
+        let has_message = || {
+            durable::exists_at(dir, &message)
+                .map_err(|e| LibraryError::io("look up", self.dir.join(&message), e))
+        };
+        // Named by where it is, not by what its reason file says.
+        let named = |entry: QuarantineEntry| QuarantineEntry {
+            file: message.clone(),
+            ..entry
+        };
+        if let Some(entry) = self.read_reason(dir, base)? {
+            let entry = named(entry);
+            return Ok(if entry.still_at.is_some() || has_message()? {
+                Found::Entry(entry)
+            } else {
+                Found::Unfinished(entry)
+            });
+        }
+        if !has_message()? {
+            return Ok(Found::Nothing);
+        }
+        // Written since the first look (the reason comes first)?
+        if let Some(entry) = self.read_reason(dir, base)? {
+            return Ok(Found::Entry(named(entry)));
+        }
+        // Removed since (the message goes first)?
+        if !has_message()? {
+            return Ok(Found::Nothing);
+        }
+        Ok(Found::Entry(self.orphan(&message)))
     }
 
     pub(crate) fn open_dir(&self) -> Result<OwnedFd, LibraryError> {
@@ -364,6 +395,16 @@ impl Quarantine {
             still_at: None,
         }
     }
+}
+
+/// What is under one entry name ([`Quarantine::look`]).
+pub(crate) enum Found {
+    /// A listed entry: its message with its reason, a message without a
+    /// reason (`no_reason`), or a reason whose file could not be moved.
+    Entry(QuarantineEntry),
+    /// A reason whose message is being written, or never was (a crash).
+    Unfinished(QuarantineEntry),
+    Nothing,
 }
 
 enum Claim {

@@ -10,7 +10,7 @@ use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 use crate::durable;
-use crate::quarantine::{KEYS_DIR, MESSAGE_SUFFIX, REASON_SUFFIX};
+use crate::quarantine::{Found, KEYS_DIR, MESSAGE_SUFFIX, REASON_SUFFIX};
 use crate::{LibraryError, Quarantine, QuarantineEntry};
 
 /// The base name of an entry id (`<base>.eml`), if it is one of ours: no
@@ -31,18 +31,11 @@ impl Quarantine {
             return Ok(None);
         };
         let dir = self.open_dir()?;
-        let has_message = durable::exists_at(dir.as_fd(), id)
-            .map_err(|e| LibraryError::io("look up", self.dir().join(id), e))?;
-        match self.read_reason(dir.as_fd(), base)? {
-            // The id was checked; the reason file's own `file` is not trusted.
-            Some(entry) if has_message => Ok(Some(QuarantineEntry {
-                file: id.to_string(),
-                ..entry
-            })),
-            Some(_) => Ok(None),
-            None if has_message => Ok(Some(self.orphan(id))),
-            None => Ok(None),
-        }
+        Ok(match self.look(dir.as_fd(), base)? {
+            // One that could not be moved has no message here to show or replay.
+            Found::Entry(entry) if entry.still_at.is_none() => Some(entry),
+            _ => None,
+        })
     }
 
     /// The message file of an entry.
@@ -119,18 +112,12 @@ impl Quarantine {
         cutoff: time::OffsetDateTime,
     ) -> Result<(Vec<QuarantineEntry>, Vec<(String, LibraryError)>), LibraryError> {
         let (mut expired, mut failed) = (Vec::new(), Vec::new());
+        let older = |entry: &QuarantineEntry, cutoff| {
+            entry.code != "no_reason"
+                && crate::clock::parse_rfc3339(&entry.quarantined_at).is_some_and(|at| at < cutoff)
+        };
         let (entries, unfinished) = self.scan()?;
-        // An unfinished entry may be being written: an hour more for it.
-        let entries = entries.into_iter().map(|e| (e, cutoff));
-        let unfinished = unfinished
-            .into_iter()
-            .map(|e| (e, cutoff - time::Duration::HOUR));
-        for (entry, cutoff) in entries.chain(unfinished) {
-            let old = entry.code != "no_reason"
-                && crate::clock::parse_rfc3339(&entry.quarantined_at).is_some_and(|at| at < cutoff);
-            if !old {
-                continue;
-            }
+        for entry in entries.into_iter().filter(|e| older(e, cutoff)) {
             match self
                 .release_claim(&entry)
                 .and_then(|()| self.remove_files(&entry))
@@ -139,7 +126,41 @@ impl Quarantine {
                 Err(e) => failed.push((entry.file, e)),
             }
         }
+        // Its message may be being written: an hour more for it.
+        let unfinished_cutoff = cutoff - time::Duration::HOUR;
+        for entry in unfinished
+            .into_iter()
+            .filter(|e| older(e, unfinished_cutoff))
+        {
+            match self.remove_unfinished(&entry) {
+                Ok(true) => expired.push(entry),
+                Ok(false) => {}
+                Err(e) => failed.push((entry.file, e)),
+            }
+        }
+        expired.sort_by(|a, b| (&a.quarantined_at, &a.file).cmp(&(&b.quarantined_at, &b.file)));
         Ok((expired, failed))
+    }
+
+    /// Remove a reason whose message never came, and its key's claim,
+    /// unless the message is there now (quarantined again under the same
+    /// name). Never removes a message. False if nothing was removed.
+    fn remove_unfinished(&self, entry: &QuarantineEntry) -> Result<bool, LibraryError> {
+        let Some(base) = base_of(&entry.file) else {
+            return Ok(false);
+        };
+        let dir = self.open_dir()?;
+        let arrived = durable::exists_at(dir.as_fd(), &entry.file)
+            .map_err(|e| LibraryError::io("look up", self.dir().join(&entry.file), e))?;
+        if arrived {
+            return Ok(false);
+        }
+        self.release_claim(entry)?;
+        let reason = format!("{base}{REASON_SUFFIX}");
+        durable::remove_at(dir.as_fd(), &reason)
+            .map_err(|e| LibraryError::io("remove", self.dir().join(&reason), e))?;
+        durable::fsync_dir(&dir).map_err(|e| LibraryError::io("flush to disk", self.dir(), e))?;
+        Ok(true)
     }
 }
 
@@ -256,6 +277,40 @@ mod tests {
         assert_ne!(
             q.put_bytes(b"Subject: a\r\n\r\nx", keyed(5)).unwrap().file,
             entry.file
+        );
+    }
+
+    #[test]
+    fn expiring_a_reason_never_removes_a_message_that_came_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Quarantine::open(dir.path().join("q")).unwrap();
+        let entry = q.put_bytes(b"Subject: a\r\n\r\nx", keyed(6)).unwrap();
+        let message = q.message_path(&entry);
+        std::fs::remove_file(&message).unwrap();
+        assert_eq!(q.scan().unwrap().1, vec![entry.clone()]);
+        // Another node quarantines the key again under the claimed name
+        // between this node's scan and its removal.
+        std::fs::write(&message, b"Subject: a\r\n\r\nx").unwrap();
+        assert!(!q.remove_unfinished(&entry).unwrap());
+        assert!(message.exists());
+        assert_eq!(q.list().unwrap(), vec![entry]);
+    }
+
+    #[test]
+    fn look_tells_entries_unfinished_reasons_and_orphans_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Quarantine::open(dir.path().join("q")).unwrap();
+        let fd = q.open_dir().unwrap();
+        let entry = q.put_bytes(b"Subject: a\r\n\r\nx", keyed(7)).unwrap();
+        let base = entry.file.strip_suffix(".eml").unwrap();
+        assert!(matches!(q.look(fd.as_fd(), base).unwrap(), Found::Entry(e) if e == entry));
+        std::fs::remove_file(q.message_path(&entry)).unwrap();
+        assert!(matches!(q.look(fd.as_fd(), base).unwrap(), Found::Unfinished(e) if e == entry));
+        std::fs::remove_file(q.dir().join(format!("{base}.reason.json"))).unwrap();
+        assert!(matches!(q.look(fd.as_fd(), base).unwrap(), Found::Nothing));
+        std::fs::write(q.message_path(&entry), b"x").unwrap();
+        assert!(
+            matches!(q.look(fd.as_fd(), base).unwrap(), Found::Entry(e) if e.code == "no_reason")
         );
     }
 
