@@ -9,7 +9,7 @@ use mail_parser::{Encoding, MessageParser, PartType};
 use super::*;
 use crate::test_rng::Rng;
 
-const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+use crate::test_base64::{base64_unbroken, ALPHABET};
 
 /// A body of mostly base64 with the odd surprise.
 fn random_body(rng: &mut Rng, max_len: usize, weird: bool) -> Vec<u8> {
@@ -190,25 +190,7 @@ fn pieces_are_bounded_and_join_to_the_whole() {
 
 #[test]
 fn begin_lines_are_found_across_pieces() {
-    let encode = |bytes: &[u8]| -> Vec<u8> {
-        let mut out = Vec::new();
-        for chunk in bytes.chunks(3) {
-            let b = [
-                chunk[0],
-                chunk.get(1).copied().unwrap_or(0),
-                chunk.get(2).copied().unwrap_or(0),
-            ];
-            let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]);
-                } else {
-                    out.push(b'=');
-                }
-            }
-        }
-        out
-    };
+    let encode = |bytes: &[u8]| base64_unbroken(bytes).into_bytes();
     let mut data = vec![b'x'; PIECE - 2];
     data.extend_from_slice(b"\nbegin 644 a.bin\n");
     assert!(has_begin_line(&encode(&data), Flavor::Mime));

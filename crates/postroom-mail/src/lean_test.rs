@@ -10,8 +10,9 @@ use super::*;
 use crate::test_rng::Rng;
 use crate::{parse_drop_file, Attachment};
 
+use crate::test_base64::{base64_lines as encode, ALPHABET as B64};
+
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus");
-const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 fn files(dir: &str, suffix: &str) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(Path::new(CORPUS).join(dir))
@@ -32,32 +33,6 @@ fn to_crlf(raw: &[u8]) -> Vec<u8> {
         }
         out.push(b);
         last = b;
-    }
-    out
-}
-
-/// Base64 of `bytes` in lines of 76 characters ended with `eol`.
-fn encode(bytes: &[u8], eol: &str) -> String {
-    let mut text = Vec::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            text.push(if i <= chunk.len() {
-                B64[((n >> (18 - 6 * i)) & 63) as usize]
-            } else {
-                b'='
-            });
-        }
-    }
-    let mut out = String::new();
-    for line in text.chunks(76) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push_str(eol);
     }
     out
 }

@@ -39,6 +39,9 @@ mod mime_scan;
 mod rfc2231;
 mod smime;
 #[cfg(test)]
+#[path = "../tests/common/base64.rs"]
+mod test_base64;
+#[cfg(test)]
 mod test_rng;
 mod tnef;
 mod trace;

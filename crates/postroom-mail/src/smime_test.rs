@@ -6,10 +6,8 @@
 
 use super::*;
 
-#[path = "../tests/common/base64.rs"]
-mod b64;
+use crate::test_base64::base64;
 use crate::test_rng::Rng;
-use b64::base64;
 
 /// A definite-length element (DER length encoding).
 fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
