@@ -168,8 +168,7 @@ fn event(all_versions: &[Version<'_>]) -> Option<Event> {
     let first = all_versions.first()?;
     let (versions, ignored): (Vec<&Version<'_>>, Vec<&Version<'_>>) =
         all_versions.iter().partition(|v| may_change(first, v));
-    let all: Vec<&Version<'_>> = versions.clone();
-    let current = current(&all)?;
+    let current = current(&versions)?;
     let (shown, cancelled_by) = if current.cancel {
         let updates: Vec<&Version<'_>> = versions.iter().copied().filter(|v| !v.cancel).collect();
         (current_of_kind(&updates).unwrap_or(current), Some(current))
@@ -205,17 +204,16 @@ fn event(all_versions: &[Version<'_>]) -> Option<Event> {
 /// The current version among `versions`: highest sequence, then a cancel.
 fn current<'v, 'a>(versions: &[&'v Version<'a>]) -> Option<&'v Version<'a>> {
     let sequence = versions.iter().map(|v| v.entry.sequence).max()?;
-    let top: Vec<&Version<'_>> = versions
+    let cancels: Vec<&Version<'_>> = versions
         .iter()
         .copied()
-        .filter(|v| v.entry.sequence == sequence)
+        .filter(|v| v.cancel && v.entry.sequence == sequence)
         .collect();
-    let cancels: Vec<&Version<'_>> = top.iter().copied().filter(|v| v.cancel).collect();
-    if cancels.is_empty() {
-        current_of_kind(&top)
+    current_of_kind(if cancels.is_empty() {
+        versions
     } else {
-        current_of_kind(&cancels)
-    }
+        &cancels
+    })
 }
 
 /// The current version among versions of one kind (all updates or all
