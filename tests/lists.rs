@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::admin::{ask, ask_json, shared};
 use support::clients::{python, smtplib_send_file, text};
-use support::cluster::{drop_into, Cluster};
+use support::cluster::{count_files, drop_into, Cluster};
 use support::{corpus, wait_until, DOMAIN};
 
 const TIMINGS: &str = "lease_ttl = \"3s\"\nhandoff_after = \"1s\"";
@@ -204,18 +204,7 @@ fn the_python_email_corpus_files_as_announcements() {
         Duration::from_secs(60),
         "the corpus filed or quarantined",
         || {
-            let q = std::fs::read_dir(cluster.dir.path().join("quarantine"))
-                .map(|d| {
-                    d.filter(|e| {
-                        e.as_ref()
-                            .unwrap()
-                            .file_name()
-                            .to_string_lossy()
-                            .ends_with(".reason.json")
-                    })
-                    .count()
-                })
-                .unwrap_or(0);
+            let q = count_files(&cluster.dir.path().join("quarantine"), ".eml");
             items(&cluster, "news").len() + q == sent
         },
     );

@@ -358,7 +358,8 @@ pub fn drop_into(dir: &Path, name: &str, bytes: &[u8]) {
     std::fs::rename(&tmp, dir.join(name)).unwrap();
 }
 
-fn count_files(dir: &Path, suffix: &str) -> usize {
+/// Files in `dir` whose names end with `suffix` (0 without the folder).
+pub fn count_files(dir: &Path, suffix: &str) -> usize {
     std::fs::read_dir(dir)
         .map(|d| {
             d.filter(|e| {
