@@ -34,13 +34,30 @@ pub fn node_ip(i: usize) -> String {
     format!("127.0.0.{}", i + 1)
 }
 
-/// A port free on every node address and not in `taken`.
+/// A port free on every node address and not in `taken`, picked below the
+/// kernel's ephemeral range: there no outgoing connection (a node's peer
+/// connections leave from its own address, and other tests' farms run at
+/// the same time) can take it between the pick and the node's bind.
 fn free_port(size: usize, taken: &[u16]) -> u16 {
-    for _ in 0..200 {
-        let probe = TcpListener::bind(format!("{}:0", node_ip(1))).unwrap();
-        let port = probe.local_addr().unwrap().port();
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let (from, to) = (10_000u64, u64::from(ephemeral_low.max(12_000)));
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        ^ u64::from(std::process::id()) << 32
+        | 1;
+    for _ in 0..500 {
+        // xorshift64
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let port = u16::try_from(from + seed % (to - from)).unwrap();
         let all_free =
-            (2..=size).all(|i| TcpListener::bind(format!("{}:{port}", node_ip(i))).is_ok());
+            (1..=size).all(|i| TcpListener::bind(format!("{}:{port}", node_ip(i))).is_ok());
         if all_free && !taken.contains(&port) {
             return port;
         }
